@@ -1,0 +1,109 @@
+# streamavg - build, run, test, install.
+#
+#   make          build build/streamavg (installs missing Debian packages)
+#   make run      build and start with conf/streamavg.conf
+#   make test     warnings as errors, unit and end-to-end tests, then the
+#                 same again under AddressSanitizer and UBSan
+#   make install  copy the binary, dashboard and config under $(PREFIX)
+
+PREFIX   ?= /usr/local
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+PY       := /usr/bin/python3
+
+PKGS     := libwebsockets json-c
+BASEFLAGS = -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter \
+            -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+            -pthread -D_GNU_SOURCE
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
+
+SRC      := $(wildcard src/*.c)
+LIBSRC   := $(filter-out src/main.c,$(SRC))
+HDR      := $(wildcard include/*.h)
+UNIT     := $(wildcard tests/unit/test_*.c)
+
+# Debian packages the build, the server and the tests need.  The deps step
+# asks dpkg first and calls apt-get only for what is missing.
+DEB_BUILD := build-essential pkg-config libwebsockets-dev libjson-c-dev
+DEB_RUN   := gnuplot-nox libjs-dygraphs
+DEB_TEST  := libcmocka-dev python3 python3-websocket curl
+STAMP     := build/.deps
+
+.PHONY: all run test unit e2e asan clean install deps check-deps
+
+all: build/streamavg
+
+$(STAMP):
+	@mkdir -p build
+	@missing=""; for p in $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+	        grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+	    $$SUDO apt-get update -q && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -q --no-install-recommends $$missing || exit 1; \
+	fi
+	@touch $@
+
+deps: $(STAMP)
+
+# One compiler call per binary keeps the Makefile small: the whole program
+# builds in a few seconds.
+build/streamavg: $(STAMP) $(SRC) $(HDR)
+	$(CC) $(CFLAGS) $(BASEFLAGS) $(EXTRA) -o $@ $(SRC) $(LIBS)
+
+run: build/streamavg
+	./build/streamavg -c conf/streamavg.conf
+
+STRICT   := -O1 -g -Werror
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+
+# The test binaries: plain (warnings as errors) and sanitized.
+build/test/%: tests/unit/%.c $(LIBSRC) $(HDR) $(STAMP)
+	@mkdir -p build/test
+	$(CC) $(STRICT) $(BASEFLAGS) -o $@ $< $(LIBSRC) $(LIBS) -lcmocka
+build/asan/test/%: tests/unit/%.c $(LIBSRC) $(HDR) $(STAMP)
+	@mkdir -p build/asan/test
+	$(CC) $(STRICT) $(SANITIZE) $(BASEFLAGS) -o $@ $< $(LIBSRC) $(LIBS) \
+	    -lcmocka
+build/strict/streamavg: $(STAMP) $(SRC) $(HDR)
+	@mkdir -p build/strict
+	$(CC) $(STRICT) $(BASEFLAGS) -o $@ $(SRC) $(LIBS)
+build/asan/streamavg: $(STAMP) $(SRC) $(HDR)
+	@mkdir -p build/asan
+	$(CC) $(STRICT) $(SANITIZE) $(BASEFLAGS) -o $@ $(SRC) $(LIBS)
+
+UNIT_BIN := $(patsubst tests/unit/%.c,build/test/%,$(UNIT))
+ASAN_BIN := $(patsubst tests/unit/%.c,build/asan/test/%,$(UNIT))
+
+unit: $(UNIT_BIN)
+	@for t in $(UNIT_BIN); do echo "== $$t"; $$t || exit 1; done
+
+e2e: build/strict/streamavg
+	STREAMAVG_BIN=build/strict/streamavg $(PY) tests/e2e/run.py
+
+asan: $(ASAN_BIN) build/asan/streamavg
+	@for t in $(ASAN_BIN); do echo "== $$t (asan)"; $$t || exit 1; done
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	STREAMAVG_BIN=build/asan/streamavg $(PY) tests/e2e/run.py
+
+test: $(STAMP)
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory asan
+	@echo "make test: all passed"
+
+install: build/streamavg
+	install -D -m 755 build/streamavg $(DESTDIR)$(PREFIX)/bin/streamavg
+	install -d $(DESTDIR)$(PREFIX)/share/streamavg/www
+	install -m 644 www/* $(DESTDIR)$(PREFIX)/share/streamavg/www/
+	install -D -m 644 conf/streamavg.conf \
+	    $(DESTDIR)$(PREFIX)/share/streamavg/streamavg.conf
+
+clean:
+	rm -rf build/obj build/test build/asan build/strict build/streamavg

@@ -1,0 +1,67 @@
+/*
+ * app.h - the state one server process shares between its parts, and the
+ * single path every accepted point takes (store, then subscribers).
+ */
+#ifndef STREAMAVG_APP_H
+#define STREAMAVG_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+
+/* Where a point came from, for the per-protocol counters. */
+enum source {
+    SRC_HTTP,
+    SRC_GRAPHITE_TCP,
+    SRC_GENERATOR,
+    SRC_COUNT
+};
+
+/* Counters for /metrics.  Touched on the loop thread only. */
+struct metrics {
+    uint64_t points_in[SRC_COUNT];
+    uint64_t points_rejected[SRC_COUNT];
+    uint64_t bytes_in[SRC_COUNT];
+    uint64_t http_requests;
+    uint64_t http_errors;       /* answers with a 4xx or 5xx status */
+    uint64_t ws_connections;    /* open now */
+    uint64_t ws_subscriptions;  /* open now */
+    uint64_t ws_pushed;         /* messages written */
+    uint64_t ws_dropped;        /* superseded before a slow reader read */
+    uint64_t graphite_connections;  /* open now */
+    uint64_t plots_ok;
+    uint64_t plots_failed;
+    uint64_t plots_coalesced;   /* requests served by a plot in progress */
+    double plot_ms_sum;
+    uint64_t plot_ms_buckets[8];    /* see PLOT_MS_BOUNDS in http_plot.c */
+};
+
+struct lws_context;
+struct plot_pool;
+struct stream_state;
+struct plot_state;
+
+struct app {
+    struct config cfg;
+    struct lws_context *ctx;
+    struct store *store;
+    struct plot_pool *plots;
+    struct stream_state *stream;
+    struct plot_state *plot_wait;
+    struct metrics m;
+    double started;
+};
+
+/* Seconds since the epoch, with a fraction. */
+double app_now(void);
+
+/* Take one point: find or create its series, append, tell subscribers.
+ * name must be valid.  Returns 0, or -1 with a sentence in err (series
+ * limit, memory). */
+int app_accept_point(struct app *app, enum source src, const char *name,
+                     size_t len, double ts, double value, char *err,
+                     size_t errlen);
+
+#endif

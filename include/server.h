@@ -1,0 +1,78 @@
+/*
+ * server.h - the network side: libwebsockets protocols and the state they
+ * share.  Only the files that include this header know libwebsockets.
+ */
+#ifndef STREAMAVG_SERVER_H
+#define STREAMAVG_SERVER_H
+
+#include <libwebsockets.h>
+
+#include "app.h"
+
+/* One HTTP connection's state; lws keeps it for the whole keep-alive
+ * connection, so each request starts with http_pss_reset(). */
+struct http_pss {
+    struct lws *wsi;
+    struct app *app;
+
+    /* The answer being written: headers first, then out[] in pieces. */
+    int status;
+    const char *content_type;
+    char *out;
+    size_t out_len, out_off;
+    int answering;          /* an answer is queued or being written */
+    int headers_sent;
+    int close_after;        /* the request's body was not read: close */
+
+    /* POST /ingest: the body collected so far. */
+    int is_ingest;
+    char *body;
+    size_t body_len;
+    char content_type_in[64];
+
+    /* GET /plot: waiting for a plot worker. */
+    struct plot_flight *flight;
+    struct http_pss *flight_next;
+};
+
+/* The app of the context a wsi belongs to. */
+struct app *server_app(struct lws *wsi);
+
+/* Start the server and run its loop until SIGINT or SIGTERM.  Returns the
+ * process exit code. */
+int server_run(struct app *app);
+
+/* Protocol callbacks (http_api.c, stream.c, graphite.c). */
+int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
+                      void *user, void *in, size_t len);
+int callback_stream(struct lws *wsi, enum lws_callback_reasons reason,
+                    void *user, void *in, size_t len);
+int callback_graphite(struct lws *wsi, enum lws_callback_reasons reason,
+                      void *user, void *in, size_t len);
+size_t stream_pss_size(void);
+size_t graphite_pss_size(void);
+
+/* Queue an answer on an HTTP connection and ask for WRITEABLE.  The body
+ * is copied.  http_answer_error wraps msg as {"error": msg}. */
+void http_answer(struct http_pss *pss, int status, const char *type,
+                 const char *body, size_t len);
+void http_answer_owned(struct http_pss *pss, int status, const char *type,
+                       char *body, size_t len);
+void http_answer_error(struct http_pss *pss, int status, const char *msg);
+
+/* /plot (http_plot.c): start or join a plot for this request; collect the
+ * finished ones (on LWS_CALLBACK_EVENT_WAIT_CANCELLED); detach a request
+ * whose connection closed; free what is left at shutdown. */
+void http_plot_request(struct http_pss *pss);
+void http_plot_collect(struct app *app);
+void http_plot_detach(struct http_pss *pss);
+void http_plot_free(struct app *app);
+
+/* Rate-limited warning for things a peer can trigger at will: at most one
+ * line per key every 10 seconds, saying how many were suppressed. */
+enum ratelimit_key { RL_GRAPHITE_BAD, RL_HTTP_BAD, RL_WS_BAD, RL_LIMIT,
+                     RL_COUNT };
+void warn_ratelimited(enum ratelimit_key key, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,743 @@
+/*
+ * http_api.c - the JSON endpoints: /average, /series, /health, /metrics
+ * and POST /ingest.  /plot lives in http_plot.c; the dashboard's files are
+ * served by lws's own file mounts (server.c).
+ *
+ * Every request gets exactly one answer, queued with http_answer() and
+ * written from WRITEABLE in pieces of at most WRITE_CHUNK bytes.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json.h>
+
+#include "ingest.h"
+#include "jsonfmt.h"
+#include "params.h"
+#include "server.h"
+#include "stream.h"
+
+#define WRITE_CHUNK 16384
+#define MAX_REPORTED_ERRORS 10
+#define VERSION_STRING "0.1.0"
+
+static const char JSON_TYPE[] = "application/json";
+
+/* ---- answers ---------------------------------------------------------- */
+
+static void http_pss_reset(struct http_pss *pss)
+{
+    free(pss->out);
+    free(pss->body);
+    if (pss->flight)
+        http_plot_detach(pss);
+    memset(pss, 0, sizeof(*pss));
+}
+
+void http_answer_owned(struct http_pss *pss, int status, const char *type,
+                       char *body, size_t len)
+{
+    if (pss->answering) {
+        /* A second answer would corrupt the stream: keep the first. */
+        free(body);
+        return;
+    }
+    pss->answering = 1;
+    pss->status = status;
+    pss->content_type = type;
+    pss->out = body;
+    pss->out_len = len;
+    pss->out_off = 0;
+    if (status >= 400)
+        pss->app->m.http_errors++;
+    lws_callback_on_writable(pss->wsi);
+}
+
+void http_answer(struct http_pss *pss, int status, const char *type,
+                 const char *body, size_t len)
+{
+    char *copy = malloc(len + 1);
+
+    if (!copy) {
+        /* Nothing sensible to send: drop the connection. */
+        lws_set_timeout(pss->wsi, PENDING_TIMEOUT_CLOSE_SEND,
+                        LWS_TO_KILL_ASYNC);
+        return;
+    }
+    memcpy(copy, body, len);
+    copy[len] = '\0';
+    http_answer_owned(pss, status, type, copy, len);
+}
+
+/* Answer with obj serialised, then release obj. */
+static void answer_json(struct http_pss *pss, int status,
+                        struct json_object *obj)
+{
+    size_t len;
+    char *buf = jsonfmt_dump(obj, 0, &len);
+
+    json_object_put(obj);
+    if (!buf) {
+        http_answer(pss, 500, JSON_TYPE, "{\"error\":\"out of memory\"}",
+                    25);
+        return;
+    }
+    http_answer_owned(pss, status, JSON_TYPE, buf, len);
+}
+
+void http_answer_error(struct http_pss *pss, int status, const char *msg)
+{
+    struct json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "error", json_object_new_string(msg));
+    answer_json(pss, status, o);
+}
+
+static int write_answer(struct http_pss *pss)
+{
+    struct lws *wsi = pss->wsi;
+
+    if (!pss->headers_sent) {
+        unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE;
+        unsigned char *p = start, *end = hdr + sizeof(hdr) - 1;
+
+        if (lws_add_http_common_headers(wsi, (unsigned)pss->status,
+                                        pss->content_type, pss->out_len,
+                                        &p, end) ||
+            lws_add_http_header_by_name(wsi,
+                    (const unsigned char *)"cache-control:",
+                    (const unsigned char *)"no-store", 8, &p, end) ||
+            (pss->close_after &&
+             lws_add_http_header_by_name(wsi,
+                    (const unsigned char *)"connection:",
+                    (const unsigned char *)"close", 5, &p, end)) ||
+            lws_finalize_write_http_header(wsi, start, &p, end))
+            return -1;
+        pss->headers_sent = 1;
+        if (pss->out_len) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+    }
+
+    if (pss->out_off < pss->out_len) {
+        size_t n = pss->out_len - pss->out_off;
+        unsigned char buf[LWS_PRE + WRITE_CHUNK];
+        int last;
+
+        if (n > WRITE_CHUNK)
+            n = WRITE_CHUNK;
+        last = pss->out_off + n == pss->out_len;
+        memcpy(buf + LWS_PRE, pss->out + pss->out_off, n);
+        if (lws_write(wsi, buf + LWS_PRE, n,
+                      last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+            return -1;
+        pss->out_off += n;
+        if (!last) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+    }
+
+    /* The whole answer is out. */
+    if (pss->close_after)
+        return -1;
+    http_pss_reset(pss);
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* ---- parameters ------------------------------------------------------- */
+
+/* Copy a query parameter's value ("name=" with the '=') into buf.
+ * Returns 1 when present, 0 when absent. */
+static int query_arg(struct lws *wsi, const char *name, char *buf,
+                     size_t len)
+{
+    char tmp[320];
+    const char *v = lws_get_urlarg_by_name(wsi, name, tmp, sizeof(tmp));
+
+    if (!v)
+        return 0;
+    snprintf(buf, len, "%s", v);
+    return 1;
+}
+
+/* The series named by ?series= (default "default"), or NULL after
+ * answering 400 or 404. */
+static struct series *query_series(struct http_pss *pss, char *name,
+                                   size_t len)
+{
+    struct series *s;
+    char msg[400];
+
+    if (!query_arg(pss->wsi, "series=", name, len))
+        snprintf(name, len, "default");
+    if (!ingest_series_name_ok(name, strlen(name))) {
+        http_answer_error(pss, 400, "series must be 1 to 255 bytes of "
+                          "[A-Za-z0-9._:-]");
+        return NULL;
+    }
+    s = store_find(pss->app->store, name, strlen(name));
+    if (!s) {
+        snprintf(msg, sizeof(msg), "unknown series '%s'; GET /series "
+                 "lists the series that exist", name);
+        http_answer_error(pss, 404, msg);
+    }
+    return s;
+}
+
+/* The window of the request: window_size=N (points) or window=DURATION.
+ * Exactly one must be given.  Fills *points or *seconds (the other 0).
+ * Returns 0, or -1 after answering 400. */
+static int query_window(struct http_pss *pss, long *points, double *seconds)
+{
+    long history = (long)store_history(pss->app->store);
+    char n[64], d[64], err[200];
+    int has_n = query_arg(pss->wsi, "window_size=", n, sizeof(n));
+    int has_d = query_arg(pss->wsi, "window=", d, sizeof(d));
+
+    *points = 0;
+    *seconds = 0;
+    if (has_n && has_d) {
+        http_answer_error(pss, 400, "give window_size or window, not both");
+        return -1;
+    }
+    if (!has_n && !has_d) {
+        snprintf(err, sizeof(err), "window_size is required: a whole "
+                 "number of points from 1 to %ld (or window=DURATION, "
+                 "e.g. 30s)", history);
+        http_answer_error(pss, 400, err);
+        return -1;
+    }
+    if (has_n ? param_uint("window_size", n, 1, history, points, err,
+                           sizeof(err))
+              : param_duration("window", d, 366 * 86400.0, seconds, err,
+                               sizeof(err))) {
+        http_answer_error(pss, 400, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- GET endpoints ---------------------------------------------------- */
+
+static void get_average(struct http_pss *pss)
+{
+    struct json_object *o;
+    struct window_agg agg;
+    struct series *s;
+    char name[300], dur[64];
+    double seconds;
+    long points;
+
+    s = query_series(pss, name, sizeof(name));
+    if (!s || query_window(pss, &points, &seconds) < 0)
+        return;
+
+    o = json_object_new_object();
+    json_object_object_add(o, "series", json_object_new_string(s->name));
+    if (points) {
+        window_last(&s->ring, (size_t)points, &agg);
+        json_object_object_add(o, "window_size",
+                               json_object_new_int64(points));
+    } else {
+        size_t first = 0;
+
+        if (s->ring.len)
+            first = window_first_after(&s->ring,
+                    window_ts_at(&s->ring, s->ring.len - 1) - seconds);
+        window_range(&s->ring, first, s->ring.len - 1, &agg);
+        query_arg(pss->wsi, "window=", dur, sizeof(dur));
+        json_object_object_add(o, "window", json_object_new_string(dur));
+    }
+    json_object_object_add(o, "count",
+                           json_object_new_int64((int64_t)agg.count));
+    json_object_object_add(o, "average",
+                           agg.count ? jsonfmt_number(window_agg_mean(&agg))
+                                     : NULL);
+    answer_json(pss, 200, o);
+}
+
+static void get_series(struct http_pss *pss)
+{
+    struct store *st = pss->app->store;
+    struct json_object *o = json_object_new_object();
+    struct json_object *list = json_object_new_array();
+    size_t i;
+
+    for (i = 0; i < store_count(st); i++) {
+        struct series *s = store_at(st, i);
+        struct json_object *e = json_object_new_object();
+        size_t n = s->ring.len;
+
+        json_object_object_add(e, "name", json_object_new_string(s->name));
+        json_object_object_add(e, "count", json_object_new_int64((int64_t)n));
+        json_object_object_add(e, "total",
+                               json_object_new_int64((int64_t)s->ring.total));
+        json_object_object_add(e, "last_timestamp",
+                n ? jsonfmt_number(window_ts_at(&s->ring, n - 1)) : NULL);
+        json_object_object_add(e, "last_value",
+                n ? jsonfmt_number(window_value_at(&s->ring, n - 1)) : NULL);
+        json_object_array_add(list, e);
+    }
+    json_object_object_add(o, "series", list);
+    answer_json(pss, 200, o);
+}
+
+static void get_health(struct http_pss *pss)
+{
+    struct app *app = pss->app;
+    struct json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "status", json_object_new_string("ok"));
+    json_object_object_add(o, "version",
+                           json_object_new_string(VERSION_STRING));
+    json_object_object_add(o, "uptime_seconds",
+                           jsonfmt_number(app_now() - app->started));
+    json_object_object_add(o, "series",
+            json_object_new_int64((int64_t)store_count(app->store)));
+    json_object_object_add(o, "points",
+            json_object_new_int64((int64_t)store_points(app->store)));
+    answer_json(pss, 200, o);
+}
+
+/* Append printf output to a growing buffer; the metrics page is a few KB. */
+struct textbuf {
+    char *p;
+    size_t len, cap;
+    int failed;
+};
+
+static void tb_printf(struct textbuf *tb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void tb_printf(struct textbuf *tb, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (tb->failed)
+        return;
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(tb->p + tb->len, tb->cap - tb->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            tb->failed = 1;
+            return;
+        }
+        if ((size_t)n < tb->cap - tb->len) {
+            tb->len += (size_t)n;
+            return;
+        }
+        char *np = realloc(tb->p, tb->cap * 2 + (size_t)n);
+
+        if (!np) {
+            tb->failed = 1;
+            return;
+        }
+        tb->p = np;
+        tb->cap = tb->cap * 2 + (size_t)n;
+    }
+}
+
+static void counter(struct textbuf *tb, const char *name, const char *help,
+                    const char *type, uint64_t v)
+{
+    tb_printf(tb, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name,
+              type, name, (unsigned long long)v);
+}
+
+static void get_metrics(struct http_pss *pss)
+{
+    static const char *src_names[SRC_COUNT] = {"http", "graphite_tcp",
+                                               "generator"};
+    static const double bounds[] = {1, 5, 10, 50, 100, 500, 1000};
+    struct metrics *m = &pss->app->m;
+    struct textbuf tb = {malloc(4096), 0, 4096, 0};
+    uint64_t cum = 0;
+    int i;
+
+    if (!tb.p) {
+        http_answer_error(pss, 500, "out of memory");
+        return;
+    }
+    tb_printf(&tb, "# HELP streamavg_points_total Points accepted, by "
+              "protocol.\n# TYPE streamavg_points_total counter\n");
+    for (i = 0; i < SRC_COUNT; i++)
+        tb_printf(&tb, "streamavg_points_total{protocol=\"%s\"} %llu\n",
+                  src_names[i], (unsigned long long)m->points_in[i]);
+    tb_printf(&tb, "# HELP streamavg_points_rejected_total Points or lines "
+              "rejected, by protocol.\n# TYPE "
+              "streamavg_points_rejected_total counter\n");
+    for (i = 0; i < SRC_COUNT; i++)
+        tb_printf(&tb, "streamavg_points_rejected_total{protocol=\"%s\"} "
+                  "%llu\n", src_names[i],
+                  (unsigned long long)m->points_rejected[i]);
+
+    counter(&tb, "streamavg_series", "Series that exist.", "gauge",
+            store_count(pss->app->store));
+    counter(&tb, "streamavg_points_retained", "Points held in history.",
+            "gauge", store_points(pss->app->store));
+    counter(&tb, "streamavg_history_bytes", "Bytes the history rings hold.",
+            "gauge", store_bytes(pss->app->store));
+    counter(&tb, "streamavg_http_requests_total", "HTTP requests answered "
+            "by the API.", "counter", m->http_requests);
+    counter(&tb, "streamavg_http_errors_total", "HTTP answers with a 4xx "
+            "or 5xx status.", "counter", m->http_errors);
+    counter(&tb, "streamavg_ws_connections", "WebSocket connections open.",
+            "gauge", m->ws_connections);
+    counter(&tb, "streamavg_ws_subscriptions", "WebSocket subscriptions "
+            "open.", "gauge", m->ws_subscriptions);
+    counter(&tb, "streamavg_ws_messages_pushed_total", "WebSocket messages "
+            "written.", "counter", m->ws_pushed);
+    counter(&tb, "streamavg_ws_messages_dropped_total", "Averages a slow "
+            "subscriber never read because newer ones replaced them.",
+            "counter", m->ws_dropped);
+    counter(&tb, "streamavg_graphite_connections", "Graphite TCP "
+            "connections open.", "gauge", m->graphite_connections);
+    counter(&tb, "streamavg_plots_total", "Plots drawn.", "counter",
+            m->plots_ok);
+    counter(&tb, "streamavg_plots_failed_total", "Plots that failed or "
+            "timed out.", "counter", m->plots_failed);
+    counter(&tb, "streamavg_plots_coalesced_total", "Plot requests served "
+            "by an identical plot already being drawn.", "counter",
+            m->plots_coalesced);
+
+    tb_printf(&tb, "# HELP streamavg_plot_milliseconds Time a plot worker "
+              "spent on a plot.\n# TYPE streamavg_plot_milliseconds "
+              "histogram\n");
+    for (i = 0; i < 7; i++) {
+        cum += m->plot_ms_buckets[i];
+        tb_printf(&tb, "streamavg_plot_milliseconds_bucket{le=\"%g\"} "
+                  "%llu\n", bounds[i], (unsigned long long)cum);
+    }
+    cum += m->plot_ms_buckets[7];
+    tb_printf(&tb, "streamavg_plot_milliseconds_bucket{le=\"+Inf\"} %llu\n"
+              "streamavg_plot_milliseconds_sum %.3f\n"
+              "streamavg_plot_milliseconds_count %llu\n",
+              (unsigned long long)cum, m->plot_ms_sum,
+              (unsigned long long)cum);
+
+    if (tb.failed) {
+        free(tb.p);
+        http_answer_error(pss, 500, "out of memory");
+        return;
+    }
+    http_answer_owned(pss, 200, "text/plain; version=0.0.4", tb.p, tb.len);
+}
+
+/* ---- POST /ingest ----------------------------------------------------- */
+
+enum body_format { FMT_NONE, FMT_NDJSON, FMT_JSON, FMT_GRAPHITE };
+
+struct ingest_report {
+    struct app *app;
+    struct json_object *errors;
+    long accepted, rejected;
+    double now;
+};
+
+static void report_reject(struct ingest_report *r, const char *what,
+                          size_t no, const char *err)
+{
+    r->rejected++;
+    r->app->m.points_rejected[SRC_HTTP]++;
+    if (json_object_array_length(r->errors) < MAX_REPORTED_ERRORS) {
+        struct json_object *e = json_object_new_object();
+
+        json_object_object_add(e, what, json_object_new_int64((int64_t)no));
+        json_object_object_add(e, "error", json_object_new_string(err));
+        json_object_array_add(r->errors, e);
+    }
+}
+
+static void take_point(struct ingest_report *r, const char *what, size_t no,
+                       const struct ingest_point *p)
+{
+    char err[INGEST_ERR_MAX];
+
+    if (app_accept_point(r->app, SRC_HTTP, p->name, p->name_len, p->ts,
+                         p->value, err, sizeof(err)) < 0) {
+        /* app_accept_point counted it already. */
+        r->app->m.points_rejected[SRC_HTTP]--;
+        report_reject(r, what, no, err);
+        return;
+    }
+    r->accepted++;
+}
+
+static int on_json_item(void *arg, size_t item_no,
+                        const struct ingest_point *p, const char *err)
+{
+    struct ingest_report *r = arg;
+
+    if (p)
+        take_point(r, "item", item_no, p);
+    else
+        report_reject(r, "item", item_no, err);
+    return 0;
+}
+
+/* NDJSON and Graphite bodies: one point a line.  The body is whole in
+ * memory, so a final line without '\n' is simply the last line. */
+static void ingest_lines(struct ingest_report *r, const char *body,
+                         size_t len, enum body_format fmt)
+{
+    const char *p = body, *end = body + len;
+    size_t line_no = 0;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)((nl ? nl : end) - p);
+        struct ingest_point pt;
+        char err[INGEST_ERR_MAX];
+        int rc;
+
+        line_no++;
+        rc = fmt == FMT_NDJSON
+                 ? ingest_parse_json_line(p, n, r->now, &pt, err, sizeof(err))
+                 : ingest_parse_graphite(p, n, r->now, &pt, err, sizeof(err));
+        if (rc > 0)
+            take_point(r, "line", line_no, &pt);
+        else if (rc < 0)
+            report_reject(r, "line", line_no, err);
+        p += n + (nl != NULL);
+    }
+}
+
+static enum body_format body_format(const char *ctype)
+{
+    char media[64];
+    size_t n = strcspn(ctype, ";");
+
+    if (n >= sizeof(media))
+        return FMT_NONE;
+    memcpy(media, ctype, n);
+    while (n && media[n - 1] == ' ')
+        n--;
+    media[n] = '\0';
+    if (!strcasecmp(media, "application/x-ndjson") ||
+        !strcasecmp(media, "application/jsonlines") ||
+        !strcasecmp(media, "application/json-seq"))
+        return FMT_NDJSON;
+    if (!strcasecmp(media, "application/json"))
+        return FMT_JSON;
+    if (!strcasecmp(media, "text/plain"))
+        return FMT_GRAPHITE;
+    return FMT_NONE;
+}
+
+static void finish_ingest(struct http_pss *pss)
+{
+    struct ingest_report r = {pss->app, json_object_new_array(), 0, 0,
+                              app_now()};
+    enum body_format fmt = body_format(pss->content_type_in);
+    struct json_object *o;
+    char err[INGEST_ERR_MAX];
+    int status = 200;
+
+    pss->app->m.bytes_in[SRC_HTTP] += pss->body_len;
+    if (fmt == FMT_JSON) {
+        if (ingest_parse_json_body(pss->body ? pss->body : "", pss->body_len,
+                                   r.now, on_json_item, &r, err,
+                                   sizeof(err)) < 0) {
+            json_object_put(r.errors);
+            pss->app->m.points_rejected[SRC_HTTP]++;
+            http_answer_error(pss, 400, err);
+            return;
+        }
+    } else {
+        ingest_lines(&r, pss->body, pss->body_len, fmt);
+    }
+
+    if (r.accepted == 0 && r.rejected == 0) {
+        json_object_put(r.errors);
+        http_answer_error(pss, 400, "the body held no points");
+        return;
+    }
+    if (r.accepted == 0)
+        status = 400;
+
+    o = json_object_new_object();
+    json_object_object_add(o, "accepted", json_object_new_int64(r.accepted));
+    json_object_object_add(o, "rejected", json_object_new_int64(r.rejected));
+    json_object_object_add(o, "errors", r.errors);
+    answer_json(pss, status, o);
+}
+
+/* Checks made before any of the body arrives.  Returns 0 to read the
+ * body, or -1 after answering. */
+static int start_ingest(struct http_pss *pss)
+{
+    struct lws *wsi = pss->wsi;
+    int max = pss->app->cfg.http.max_body;
+    char clen[32], msg[200];
+    long n = 0;
+
+    if (lws_hdr_copy(wsi, pss->content_type_in,
+                     sizeof(pss->content_type_in),
+                     WSI_TOKEN_HTTP_CONTENT_TYPE) < 0)
+        pss->content_type_in[0] = '\0';
+
+    if (lws_hdr_copy(wsi, clen, sizeof(clen),
+                     WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+        n = strtol(clen, NULL, 10);
+
+    if (n > max) {
+        snprintf(msg, sizeof(msg), "the body has %ld bytes; the limit is "
+                 "%d (http.max_body)", n, max);
+        pss->close_after = 1;
+        http_answer_error(pss, 413, msg);
+        return -1;
+    }
+    if (body_format(pss->content_type_in) == FMT_NONE) {
+        pss->close_after = n > 0;
+        http_answer_error(pss, 415, "Content-Type must be "
+                          "application/x-ndjson (one JSON point a line), "
+                          "application/json (a point or an array of them) "
+                          "or text/plain (Graphite lines)");
+        return -1;
+    }
+    if (n <= 0 && !lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
+        /* lws sends no BODY callbacks for an empty body: answer now. */
+        http_answer_error(pss, 400, "the body is empty; send points, one a "
+                          "line (or a JSON array)");
+        return -1;
+    }
+    pss->is_ingest = 1;
+    return 0;
+}
+
+static int add_body(struct http_pss *pss, const char *in, size_t len)
+{
+    size_t max = (size_t)pss->app->cfg.http.max_body;
+    char *nb, msg[120];
+
+    if (pss->answering)
+        return 0;   /* already refused; let the rest go by */
+    if (pss->body_len + len > max) {
+        snprintf(msg, sizeof(msg), "the body is over the limit of %zu bytes "
+                 "(http.max_body)", max);
+        pss->close_after = 1;
+        http_answer_error(pss, 413, msg);
+        return 0;
+    }
+    nb = realloc(pss->body, pss->body_len + len + 1);
+    if (!nb) {
+        pss->close_after = 1;
+        http_answer_error(pss, 503, "out of memory reading the body");
+        return 0;
+    }
+    pss->body = nb;
+    memcpy(pss->body + pss->body_len, in, len);
+    pss->body_len += len;
+    pss->body[pss->body_len] = '\0';
+    return 0;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static int method_is(struct lws *wsi, enum lws_token_indexes tok)
+{
+    return lws_hdr_total_length(wsi, tok) > 0;
+}
+
+static void route(struct http_pss *pss, const char *path)
+{
+    struct lws *wsi = pss->wsi;
+    int get = method_is(wsi, WSI_TOKEN_GET_URI);
+    int post = method_is(wsi, WSI_TOKEN_POST_URI);
+    static const struct {
+        const char *path;
+        void (*get)(struct http_pss *);
+    } gets[] = {
+        {"/average", get_average}, {"/series", get_series},
+        {"/health", get_health},   {"/metrics", get_metrics},
+        {"/plot", http_plot_request},
+    };
+    size_t i;
+
+    pss->app->m.http_requests++;
+
+    if (!strcmp(path, "/ingest")) {
+        if (!post) {
+            pss->close_after = 1;
+            http_answer_error(pss, 405, "/ingest takes POST");
+            return;
+        }
+        start_ingest(pss);
+        return;
+    }
+    for (i = 0; i < sizeof(gets) / sizeof(gets[0]); i++) {
+        if (strcmp(path, gets[i].path))
+            continue;
+        if (!get) {
+            /* A body we will not read may follow: close after answering. */
+            pss->close_after = 1;
+            http_answer_error(pss, 405, "this endpoint takes GET");
+            return;
+        }
+        gets[i].get(pss);
+        return;
+    }
+    http_answer_error(pss, 404, "no such endpoint; see the README for "
+                      "/average, /plot, /series, /health, /metrics, "
+                      "/ingest and /stream");
+}
+
+int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
+                      void *user, void *in, size_t len)
+{
+    struct http_pss *pss = user;
+    char path[128];
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        http_pss_reset(pss);
+        pss->wsi = wsi;
+        pss->app = server_app(wsi);
+
+        /* `in` is the path below the mount point; the mount points are the
+         * endpoints themselves, so rebuild the full path from the URI. */
+        if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 &&
+            lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_POST_URI) <= 0 &&
+            lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_PUT_URI) <= 0 &&
+            lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_DELETE_URI) <= 0)
+            snprintf(path, sizeof(path), "?");
+        route(pss, path);
+        return 0;
+
+    case LWS_CALLBACK_HTTP_BODY:
+        if (pss->is_ingest)
+            return add_body(pss, in, len);
+        return 0;
+
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (pss->is_ingest && !pss->answering)
+            finish_ingest(pss);
+        return 0;
+
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (!pss || !pss->answering)
+            return 0;
+        return write_answer(pss);
+
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (pss && pss->app)
+            http_pss_reset(pss);
+        return 0;
+
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        http_plot_collect(server_app(wsi));
+        return 0;
+
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}

@@ -1,0 +1,145 @@
+/*
+ * main.c - command line, configuration, logging and the process limits,
+ * then hand over to the server loop.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <libwebsockets.h>
+
+#include "app.h"
+#include "ingest.h"
+#include "store.h"
+#include "stream.h"
+#include "server.h"
+
+#define VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: streamavg [-c FILE] [-o KEY=VALUE]... [-d] [-h] [--version]\n"
+        "\n"
+        "  -c FILE        read the configuration from FILE (JSON, comments\n"
+        "                 allowed); without it the built-in defaults apply\n"
+        "  -o KEY=VALUE   set one key after the file, e.g. -o http.port=9000\n"
+        "                 (repeatable; keys as in conf/streamavg.conf)\n"
+        "  -d             log at debug level (same as -o log.level=debug)\n"
+        "  -h, --help     this text\n"
+        "  --version      print the version\n");
+}
+
+static int log_mask(const char *level)
+{
+    int mask = LLL_USER | LLL_ERR;
+
+    if (!strcmp(level, "err"))
+        return mask;
+    mask |= LLL_WARN;
+    if (!strcmp(level, "warn"))
+        return mask;
+    mask |= LLL_NOTICE;
+    if (!strcmp(level, "notice"))
+        return mask;
+    mask |= LLL_INFO;
+    if (!strcmp(level, "info"))
+        return mask;
+    return mask | LLL_DEBUG;
+}
+
+/* Thousands of subscribers need thousands of fds; the soft limit is often
+ * 1024.  Raise it to the hard limit and say so. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (!setrlimit(RLIMIT_NOFILE, &rl))
+        lwsl_notice("open files limit raised to %llu\n",
+                    (unsigned long long)rl.rlim_cur);
+}
+
+int main(int argc, char **argv)
+{
+    static struct app app;
+    char err[2048];
+    const char *conf = NULL;
+    int i, debug = 0, rc;
+
+    config_defaults(&app.cfg);
+
+    /* The file first, then the overrides, whatever order they came in. */
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--version")) {
+            printf("streamavg %s\n", VERSION);
+            return 0;
+        }
+        if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "-o")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "streamavg: %s needs an argument\n", argv[i]);
+                usage(stderr);
+                return 2;
+            }
+            if (argv[i][1] == 'c')
+                conf = argv[i + 1];
+            i++;
+            continue;
+        }
+        if (!strcmp(argv[i], "-d")) {
+            debug = 1;
+            continue;
+        }
+        fprintf(stderr, "streamavg: unknown option '%s'\n", argv[i]);
+        usage(stderr);
+        return 2;
+    }
+
+    if (conf && config_load_file(&app.cfg, conf, err, sizeof(err)) < 0)
+        goto bad_config;
+    for (i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-o") &&
+            config_set(&app.cfg, argv[++i], err, sizeof(err)) < 0)
+            goto bad_config;
+    if (debug)
+        snprintf(app.cfg.log.level, sizeof(app.cfg.log.level), "debug");
+    if (config_check(&app.cfg, err, sizeof(err)) < 0)
+        goto bad_config;
+
+    lws_set_log_level(log_mask(app.cfg.log.level), NULL);
+    lwsl_user("streamavg %s starting (config: %s)\n", VERSION,
+              conf ? conf : "built-in defaults");
+    raise_fd_limit();
+
+    app.started = app_now();
+    app.store = store_new((size_t)app.cfg.series.history,
+                          (size_t)app.cfg.series.max_series);
+    if (!app.store || stream_init(&app) < 0) {
+        fprintf(stderr, "streamavg: out of memory\n");
+        return 1;
+    }
+    /* The seed's requests name no series: "default" exists from the
+     * start. */
+    if (!store_intern(app.store, "default", 7, err, sizeof(err))) {
+        fprintf(stderr, "streamavg: %s\n", err);
+        return 1;
+    }
+
+    rc = server_run(&app);
+
+    stream_free(&app);
+    store_free(app.store);
+    lwsl_notice("stopped\n");
+    return rc;
+
+bad_config:
+    fprintf(stderr, "streamavg: configuration refused: %s\n", err);
+    return 2;
+}

@@ -1,0 +1,262 @@
+/*
+ * server.c - wiring: the lws context, the HTTP/WebSocket vhost and its
+ * mounts, the Graphite vhost, the seed's generator timer, the signals that
+ * stop the loop, and an orderly shutdown.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "plot.h"
+#include "server.h"
+#include "stream.h"
+
+static volatile sig_atomic_t stop_requested;
+static struct lws_context *signal_ctx;
+
+struct app *server_app(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+void warn_ratelimited(enum ratelimit_key key, const char *fmt, ...)
+{
+    static time_t last[RL_COUNT];
+    static unsigned long suppressed[RL_COUNT];
+    time_t now = time(NULL);
+    char line[512];
+    va_list ap;
+
+    if (now - last[key] < 10) {
+        suppressed[key]++;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (suppressed[key])
+        lwsl_warn("%s(%lu more like this in the last 10 s)\n", line,
+                  suppressed[key]);
+    else
+        lwsl_warn("%s", line);
+    last[key] = now;
+    suppressed[key] = 0;
+}
+
+/* ---- the seed's generator -------------------------------------------- */
+
+struct generator {
+    lws_sorted_usec_list_t sul;     /* first: the callback casts back */
+    struct app *app;
+    uint64_t rng;
+};
+
+static struct generator gen;
+
+/* xorshift64*: the generator only needs a uniform-looking integer. */
+static uint64_t next_random(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
+}
+
+static void on_generator_tick(lws_sorted_usec_list_t *sul)
+{
+    struct generator *g = (struct generator *)sul;
+    struct config *cfg = &g->app->cfg;
+    uint64_t span = (uint64_t)((int64_t)cfg->generator.max -
+                               cfg->generator.min) + 1;
+    double v = (double)((int64_t)(next_random(&g->rng) % span) +
+                        cfg->generator.min);
+    char err[INGEST_ERR_MAX];
+
+    if (app_accept_point(g->app, SRC_GENERATOR, cfg->generator.series,
+                         strlen(cfg->generator.series), app_now(), v, err,
+                         sizeof(err)) < 0)
+        warn_ratelimited(RL_LIMIT, "generator: %s\n", err);
+    lws_sul_schedule(g->app->ctx, 0, &g->sul, on_generator_tick,
+                     (lws_usec_t)cfg->generator.interval_ms * LWS_US_PER_MS);
+}
+
+/* ---- vhosts ----------------------------------------------------------- */
+
+static struct lws_protocols http_protocols[3];
+static struct lws_protocols graphite_protocols[2];
+static struct lws_http_mount mounts[8];
+
+static void add_mount(int i, const char *point, const char *origin,
+                      int kind, const char *def)
+{
+    mounts[i].mountpoint = point;
+    mounts[i].mountpoint_len = (unsigned char)strlen(point);
+    mounts[i].origin = origin;
+    mounts[i].origin_protocol = (unsigned char)kind;
+    mounts[i].def = def;
+    if (kind == LWSMPRO_CALLBACK)
+        mounts[i].protocol = "http-api";
+    if (i)
+        mounts[i - 1].mount_next = &mounts[i];
+}
+
+/* lws 4.1 listens on [::] even with an IPv4 iface unless told not to. */
+static uint64_t bind_options(const char *bind)
+{
+    return strchr(bind, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6;
+}
+
+static struct lws_vhost *make_http_vhost(struct app *app)
+{
+    static const char *api[] = {"/average", "/plot", "/series", "/health",
+                                "/metrics", "/ingest"};
+    struct lws_context_creation_info info;
+    size_t i;
+
+    http_protocols[0] = (struct lws_protocols){
+        "http-api", callback_http_api, sizeof(struct http_pss), 0, 0, NULL,
+        0};
+    http_protocols[1] = (struct lws_protocols){
+        "streamavg", callback_stream, stream_pss_size(), 4096, 0, NULL, 0};
+
+    for (i = 0; i < sizeof(api) / sizeof(api[0]); i++)
+        add_mount((int)i, api[i], NULL, LWSMPRO_CALLBACK, NULL);
+    add_mount((int)i++, "/dygraphs", app->cfg.http.dygraphs, LWSMPRO_FILE,
+              NULL);
+    add_mount((int)i, "/", app->cfg.http.www, LWSMPRO_FILE, "index.html");
+
+    memset(&info, 0, sizeof(info));
+    info.vhost_name = "http";
+    info.port = app->cfg.http.port;
+    info.iface = app->cfg.http.bind[0] ? app->cfg.http.bind : NULL;
+    info.protocols = http_protocols;
+    info.mounts = mounts;
+    info.options = bind_options(app->cfg.http.bind);
+    info.keepalive_timeout = 30;
+    return lws_create_vhost(app->ctx, &info);
+}
+
+static struct lws_vhost *make_graphite_vhost(struct app *app)
+{
+    struct lws_context_creation_info info;
+
+    graphite_protocols[0] = (struct lws_protocols){
+        "graphite", callback_graphite, graphite_pss_size(), 0, 0, NULL, 0};
+
+    memset(&info, 0, sizeof(info));
+    info.vhost_name = "graphite";
+    info.port = app->cfg.graphite.port;
+    info.iface = app->cfg.graphite.bind[0] ? app->cfg.graphite.bind : NULL;
+    info.protocols = graphite_protocols;
+    info.options = LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG |
+                   bind_options(app->cfg.graphite.bind);
+    info.listen_accept_role = "raw-skt";
+    info.listen_accept_protocol = "graphite";
+    return lws_create_vhost(app->ctx, &info);
+}
+
+/* ---- running ---------------------------------------------------------- */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+    if (signal_ctx)
+        lws_cancel_service(signal_ctx);
+}
+
+static void on_plot_done(void *arg)
+{
+    /* From a plot worker thread: the one lws call that is safe there. */
+    lws_cancel_service(arg);
+}
+
+int server_run(struct app *app)
+{
+    struct lws_context_creation_info info;
+    struct sigaction sa;
+    char err[256];
+    int rc = 1;
+
+    memset(&info, 0, sizeof(info));
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                   LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+    info.user = app;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    app->ctx = lws_create_context(&info);
+    if (!app->ctx) {
+        lwsl_err("cannot create the lws context\n");
+        return 1;
+    }
+
+    if (!make_http_vhost(app)) {
+        lwsl_err("cannot listen for HTTP on %s port %d (http.bind, "
+                 "http.port): is it in use?\n", app->cfg.http.bind,
+                 app->cfg.http.port);
+        goto out;
+    }
+    if (app->cfg.graphite.port && !make_graphite_vhost(app)) {
+        lwsl_err("cannot listen for Graphite on %s port %d (graphite.bind, "
+                 "graphite.port; 0 turns it off): is it in use?\n",
+                 app->cfg.graphite.bind, app->cfg.graphite.port);
+        goto out;
+    }
+
+    app->plots = plot_pool_new(app->cfg.plot.gnuplot, app->cfg.plot.max_procs,
+                               app->cfg.plot.timeout_ms,
+                               (size_t)app->cfg.plot.queue_max, on_plot_done,
+                               app->ctx, err, sizeof(err));
+    if (!app->plots) {
+        lwsl_err("cannot start the plot workers: %s\n", err);
+        goto out;
+    }
+
+    lwsl_notice("listening: HTTP and WebSocket on %s:%d, Graphite %s%s%d\n",
+                app->cfg.http.bind[0] ? app->cfg.http.bind : "*",
+                app->cfg.http.port,
+                app->cfg.graphite.port ? app->cfg.graphite.bind : "off",
+                app->cfg.graphite.port ? ":" : "",
+                app->cfg.graphite.port);
+
+    if (app->cfg.generator.enabled) {
+        gen.app = app;
+        gen.rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^
+                  0x9e3779b97f4a7c15ULL;
+        lws_sul_schedule(app->ctx, 0, &gen.sul, on_generator_tick,
+                         (lws_usec_t)app->cfg.generator.interval_ms *
+                             LWS_US_PER_MS);
+        lwsl_notice("generator: a random integer from %d to %d into '%s' "
+                    "every %d ms\n", app->cfg.generator.min,
+                    app->cfg.generator.max, app->cfg.generator.series,
+                    app->cfg.generator.interval_ms);
+    }
+
+    signal_ctx = app->ctx;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    while (!stop_requested)
+        if (lws_service(app->ctx, 0) < 0)
+            break;
+    lwsl_notice("stopping\n");
+    rc = 0;
+
+out:
+    signal_ctx = NULL;
+    if (app->cfg.generator.enabled)
+        lws_sul_cancel(&gen.sul);
+    /* Connections close first (their callbacks still see the app), then
+     * the plot workers stop and their jobs are freed, then the flights
+     * that waited on them. */
+    lws_context_destroy(app->ctx);
+    app->ctx = NULL;
+    plot_pool_free(app->plots);
+    app->plots = NULL;
+    http_plot_free(app);
+    return rc;
+}

@@ -1,0 +1,329 @@
+/*
+ * window.c - ring of points with a block tree for O(log n) window sums.
+ *
+ * Layout: the points live in two parallel arrays indexed by physical slot.
+ * Slots are grouped in blocks of WINDOW_BLOCK; tree[tree_leaves + b] holds
+ * block b's aggregate and every inner node the combination of its two
+ * children.  A query scans at most two partial blocks and combines
+ * O(log n) whole-block nodes.  Nothing is ever subtracted: a node is always
+ * recomputed from what it covers now, so a point that left the window
+ * leaves no trace in any later answer.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "window.h"
+
+#define INITIAL_CAP (4 * WINDOW_BLOCK)
+
+static const struct window_agg EMPTY = {0, 0.0, 0.0, INFINITY, -INFINITY};
+
+/* Error-free addition: a + b == *s + *e exactly (Knuth's two-sum). */
+static void two_sum(double a, double b, double *s, double *e)
+{
+    double sum = a + b;
+    double bv = sum - a;
+
+    *s = sum;
+    *e = (a - (sum - bv)) + (b - bv);
+}
+
+static void agg_add_value(struct window_agg *a, double v)
+{
+    double s, e;
+
+    two_sum(a->sum_hi, v, &s, &e);
+    e += a->sum_lo;
+    a->sum_hi = s + e;
+    a->sum_lo = e - (a->sum_hi - s);
+    a->count++;
+    if (v < a->min)
+        a->min = v;
+    if (v > a->max)
+        a->max = v;
+}
+
+static void agg_merge(struct window_agg *a, const struct window_agg *b)
+{
+    double s, e;
+
+    if (b->count == 0)
+        return;
+    two_sum(a->sum_hi, b->sum_hi, &s, &e);
+    e += a->sum_lo + b->sum_lo;
+    a->sum_hi = s + e;
+    a->sum_lo = e - (a->sum_hi - s);
+    a->count += b->count;
+    if (b->min < a->min)
+        a->min = b->min;
+    if (b->max > a->max)
+        a->max = b->max;
+}
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t p = 1;
+
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+static size_t round_to_block(size_t n)
+{
+    return (n + WINDOW_BLOCK - 1) / WINDOW_BLOCK * WINDOW_BLOCK;
+}
+
+/* Is physical slot s inside the retained run [head, head + len)? */
+static int slot_used(const struct window_ring *w, size_t s)
+{
+    return (s + w->cap - w->head) % w->cap < w->len;
+}
+
+/* Recompute block b from its points, then every ancestor from its two
+ * children. */
+static void refresh_block(struct window_ring *w, size_t b)
+{
+    struct window_agg a = EMPTY;
+    size_t s, node;
+
+    for (s = b * WINDOW_BLOCK; s < (b + 1) * WINDOW_BLOCK; s++)
+        if (slot_used(w, s))
+            agg_add_value(&a, w->val[s]);
+
+    node = w->tree_leaves + b;
+    w->tree[node] = a;
+    for (node >>= 1; node >= 1; node >>= 1) {
+        w->tree[node] = w->tree[2 * node];
+        agg_merge(&w->tree[node], &w->tree[2 * node + 1]);
+    }
+}
+
+static void rebuild_tree(struct window_ring *w)
+{
+    size_t nblocks = w->cap / WINDOW_BLOCK, i, b;
+
+    for (i = 0; i < 2 * w->tree_leaves; i++)
+        w->tree[i] = EMPTY;
+
+    for (b = 0; b < nblocks; b++) {
+        struct window_agg a = EMPTY;
+        size_t s;
+
+        for (s = b * WINDOW_BLOCK; s < (b + 1) * WINDOW_BLOCK; s++)
+            if (slot_used(w, s))
+                agg_add_value(&a, w->val[s]);
+        w->tree[w->tree_leaves + b] = a;
+    }
+
+    for (i = w->tree_leaves - 1; i >= 1; i--) {
+        w->tree[i] = w->tree[2 * i];
+        agg_merge(&w->tree[i], &w->tree[2 * i + 1]);
+    }
+}
+
+/* Grow to new_cap slots.  Only called before the first eviction, while
+ * head is 0, so the points keep their slots. */
+static int grow(struct window_ring *w, size_t new_cap)
+{
+    size_t leaves = pow2_at_least(new_cap / WINDOW_BLOCK);
+    double *ts = realloc(w->ts, new_cap * sizeof(*ts));
+    double *val;
+    struct window_agg *tree;
+
+    if (!ts)
+        return -1;
+    w->ts = ts;
+    val = realloc(w->val, new_cap * sizeof(*val));
+    if (!val)
+        return -1;
+    w->val = val;
+    tree = malloc(2 * leaves * sizeof(*tree));
+    if (!tree)
+        return -1;
+
+    free(w->tree);
+    w->tree = tree;
+    w->tree_leaves = leaves;
+    w->cap = new_cap;
+    rebuild_tree(w);
+    return 0;
+}
+
+int window_init(struct window_ring *w, size_t history)
+{
+    size_t cap;
+
+    memset(w, 0, sizeof(*w));
+    if (history < 1)
+        return -1;
+    w->max_cap = history;
+    cap = round_to_block(history < INITIAL_CAP ? history : INITIAL_CAP);
+    if (grow(w, cap) < 0) {
+        window_free(w);
+        return -1;
+    }
+    return 0;
+}
+
+void window_free(struct window_ring *w)
+{
+    free(w->ts);
+    free(w->val);
+    free(w->tree);
+    memset(w, 0, sizeof(*w));
+}
+
+int window_push(struct window_ring *w, double ts, double value)
+{
+    size_t slot, evicted_block = (size_t)-1;
+
+    if (w->len == w->max_cap) {
+        evicted_block = w->head / WINDOW_BLOCK;
+        w->head = (w->head + 1) % w->cap;
+        w->len--;
+    } else if (w->len == w->cap) {
+        size_t want = w->cap * 2, limit = round_to_block(w->max_cap);
+
+        if (grow(w, want < limit ? want : limit) < 0)
+            return -1;
+    }
+
+    slot = (w->head + w->len) % w->cap;
+    w->ts[slot] = ts;
+    w->val[slot] = value;
+    w->len++;
+    w->total++;
+
+    if (evicted_block != (size_t)-1 && evicted_block != slot / WINDOW_BLOCK)
+        refresh_block(w, evicted_block);
+    refresh_block(w, slot / WINDOW_BLOCK);
+    return 0;
+}
+
+/* Aggregate of whole blocks [b0, b1] from the tree, bottom-up. */
+static void blocks_query(const struct window_ring *w, size_t b0, size_t b1,
+                         struct window_agg *out)
+{
+    size_t lo = b0 + w->tree_leaves, hi = b1 + w->tree_leaves + 1;
+
+    while (lo < hi) {
+        if (lo & 1)
+            agg_merge(out, &w->tree[lo++]);
+        if (hi & 1)
+            agg_merge(out, &w->tree[--hi]);
+        lo >>= 1;
+        hi >>= 1;
+    }
+}
+
+/* Aggregate of physical slots [a, b], all of them in use. */
+static void slots_query(const struct window_ring *w, size_t a, size_t b,
+                        struct window_agg *out)
+{
+    size_t ba = a / WINDOW_BLOCK, bb = b / WINDOW_BLOCK, s;
+
+    if (ba == bb || ba + 1 == bb) {
+        for (s = a; s <= b; s++)
+            agg_add_value(out, w->val[s]);
+        return;
+    }
+
+    for (s = a; s < (ba + 1) * WINDOW_BLOCK; s++)
+        agg_add_value(out, w->val[s]);
+    blocks_query(w, ba + 1, bb - 1, out);
+    for (s = bb * WINDOW_BLOCK; s <= b; s++)
+        agg_add_value(out, w->val[s]);
+}
+
+void window_range(const struct window_ring *w, size_t first, size_t last,
+                  struct window_agg *out)
+{
+    size_t a, n;
+
+    *out = EMPTY;
+    if (w->len == 0 || first > last || first >= w->len)
+        return;
+    if (last >= w->len)
+        last = w->len - 1;
+
+    n = last - first + 1;
+    a = (w->head + first) % w->cap;
+    if (a + n <= w->cap) {
+        slots_query(w, a, a + n - 1, out);
+    } else {
+        slots_query(w, a, w->cap - 1, out);
+        slots_query(w, 0, a + n - w->cap - 1, out);
+    }
+}
+
+void window_last(const struct window_ring *w, size_t n,
+                 struct window_agg *out)
+{
+    if (n == 0 || w->len == 0) {
+        *out = EMPTY;
+        return;
+    }
+    if (n > w->len)
+        n = w->len;
+    window_range(w, w->len - n, w->len - 1, out);
+}
+
+double window_ts_at(const struct window_ring *w, size_t i)
+{
+    return w->ts[(w->head + i) % w->cap];
+}
+
+double window_value_at(const struct window_ring *w, size_t i)
+{
+    return w->val[(w->head + i) % w->cap];
+}
+
+size_t window_first_after(const struct window_ring *w, double t)
+{
+    size_t lo = 0, hi = w->len;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (window_ts_at(w, mid) > t)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+double window_agg_mean(const struct window_agg *a)
+{
+    double mean;
+
+    if (a->count == 0)
+        return 0.0;
+
+    /* Exact for a constant window, whatever the rounding of its sum. */
+    if (a->min == a->max)
+        return a->min;
+
+    mean = (a->sum_hi + a->sum_lo) / (double)a->count;
+
+    /* A sum past +-1.8e308 overflows: fall back to the middle of the
+     * range rather than report an infinity (see README, limits). */
+    if (!isfinite(mean))
+        return a->min / 2 + a->max / 2;
+
+    /* The true mean lies in [min, max]; rounding must not push it out, so
+     * non-negative input never gives a negative average. */
+    if (mean < a->min)
+        return a->min;
+    if (mean > a->max)
+        return a->max;
+    return mean;
+}
+
+size_t window_bytes(const struct window_ring *w)
+{
+    return w->cap * 2 * sizeof(double) +
+           2 * w->tree_leaves * sizeof(struct window_agg);
+}

@@ -1,0 +1,225 @@
+/*
+ * test_window.c - the window maths against a from-scratch recomputation.
+ *
+ * The reference sums the window's values with a long double Kahan sum and
+ * finds min and max by a plain scan; every query the ring answers through
+ * its block tree is checked against it, over random streams long enough
+ * to wrap the ring many times.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "window.h"
+
+static uint64_t rng_state = 88172645463325252ULL;
+
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static double rnd_value(void)
+{
+    return ((double)(rnd() % 2000001) - 1000000.0) / 1000.0;
+}
+
+/* The reference: what the newest n of values[0..count) average to. */
+static long double ref_mean(const double *v, size_t count, size_t n)
+{
+    long double sum = 0, c = 0;
+    size_t i;
+
+    for (i = count - n; i < count; i++) {
+        long double y = (long double)v[i] - c, t = sum + y;
+
+        c = (t - sum) - y;
+        sum = t;
+    }
+    return sum / (long double)n;
+}
+
+static void check_last(const struct window_ring *w, const double *v,
+                       size_t count, size_t n)
+{
+    struct window_agg a;
+    size_t want = n < w->len ? n : w->len;
+    double lo = INFINITY, hi = -INFINITY;
+    long double ref;
+    size_t i;
+
+    window_last(w, n, &a);
+    assert_int_equal(a.count, want);
+    for (i = count - want; i < count; i++) {
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+    }
+    assert_true(a.min == lo);
+    assert_true(a.max == hi);
+    ref = ref_mean(v, count, want);
+    assert_true(fabsl((long double)window_agg_mean(&a) - ref) <=
+                1e-12L * (fabsl(ref) + 1));
+}
+
+static void random_stream_matches_reference(void **state)
+{
+    static const size_t histories[] = {1, 15, 16, 17, 100, 1000, 4099};
+    size_t h;
+
+    (void)state;
+    for (h = 0; h < sizeof(histories) / sizeof(histories[0]); h++) {
+        size_t history = histories[h], total = history * 5 + 37, i;
+        double *v = malloc(total * sizeof(*v));
+        struct window_ring w;
+
+        assert_non_null(v);
+        assert_int_equal(window_init(&w, history), 0);
+        for (i = 0; i < total; i++) {
+            v[i] = rnd_value();
+            assert_int_equal(window_push(&w, (double)i, v[i]), 0);
+            assert_int_equal(w.len, i + 1 < history ? i + 1 : history);
+            check_last(&w, v, i + 1, 1);
+            check_last(&w, v, i + 1, 1 + rnd() % history);
+            check_last(&w, v, i + 1, history + 5);
+        }
+        assert_int_equal(w.total, total);
+        window_free(&w);
+        free(v);
+    }
+}
+
+static void arbitrary_ranges_match_reference(void **state)
+{
+    size_t history = 777, total = 3000, i, k;
+    double *v = malloc(total * sizeof(*v));
+    struct window_ring w;
+
+    (void)state;
+    assert_non_null(v);
+    assert_int_equal(window_init(&w, history), 0);
+    for (i = 0; i < total; i++) {
+        v[i] = rnd_value();
+        window_push(&w, (double)i, v[i]);
+    }
+    for (k = 0; k < 2000; k++) {
+        size_t a = rnd() % history, b = rnd() % history, first, last;
+        size_t base = total - history;
+        struct window_agg agg;
+        long double sum = 0;
+
+        first = a < b ? a : b;
+        last = a < b ? b : a;
+        window_range(&w, first, last, &agg);
+        assert_int_equal(agg.count, last - first + 1);
+        for (i = first; i <= last; i++)
+            sum += v[base + i];
+        assert_true(fabsl((long double)window_agg_mean(&agg) -
+                          sum / (long double)(last - first + 1)) <= 1e-9L);
+        assert_true(window_value_at(&w, first) == v[base + first]);
+    }
+    window_free(&w);
+    free(v);
+}
+
+/* After any history of huge values, a window of zeros is exactly 0 and a
+ * window of one constant is exactly that constant. */
+static void constants_are_exact_after_huge_values(void **state)
+{
+    struct window_ring w;
+    struct window_agg a;
+    size_t i;
+
+    (void)state;
+    assert_int_equal(window_init(&w, 1000), 0);
+    for (i = 0; i < 5000; i++)
+        window_push(&w, (double)i, (i % 2 ? 1e300 : -1e300) * (double)i);
+    for (i = 0; i < 10; i++)
+        window_push(&w, 5000.0 + (double)i, 0.0);
+    window_last(&w, 10, &a);
+    assert_true(window_agg_mean(&a) == 0.0);
+
+    for (i = 0; i < 7; i++)
+        window_push(&w, 6000.0 + (double)i, 0.1);
+    window_last(&w, 7, &a);
+    assert_true(window_agg_mean(&a) == 0.1);
+
+    /* Tiny non-negative values next to a rounding-prone sum stay >= 0. */
+    for (i = 0; i < 100; i++)
+        window_push(&w, 7000.0 + (double)i, i % 3 ? 1e-300 : 0.0);
+    window_last(&w, 100, &a);
+    assert_true(window_agg_mean(&a) >= 0.0);
+    window_free(&w);
+}
+
+/* A window whose sum overflows a double still gives a finite answer. */
+static void overflowing_sum_stays_finite(void **state)
+{
+    struct window_ring w;
+    struct window_agg a;
+
+    (void)state;
+    assert_int_equal(window_init(&w, 10), 0);
+    window_push(&w, 1, 1.7e308);
+    window_push(&w, 2, 1.6e308);
+    window_last(&w, 2, &a);
+    assert_true(isfinite(window_agg_mean(&a)));
+    assert_true(window_agg_mean(&a) >= 1.6e308);
+    window_free(&w);
+}
+
+static void time_search_finds_first_after(void **state)
+{
+    struct window_ring w;
+    size_t i;
+
+    (void)state;
+    assert_int_equal(window_init(&w, 50), 0);
+    assert_int_equal(window_first_after(&w, 0), 0);
+    /* 100 points at t = 0, 0.5, 1.0, ...; the ring keeps the last 50,
+     * t = 25.0 .. 49.5. */
+    for (i = 0; i < 100; i++)
+        window_push(&w, (double)i / 2, (double)i);
+    assert_int_equal(window_first_after(&w, 0), 0);
+    assert_int_equal(window_first_after(&w, 25.0), 1);
+    assert_int_equal(window_first_after(&w, 30.2), 11);
+    assert_int_equal(window_first_after(&w, 49.5), 50);
+    assert_true(window_ts_at(&w, 0) == 25.0);
+    window_free(&w);
+}
+
+static void empty_ring_answers_nothing(void **state)
+{
+    struct window_ring w;
+    struct window_agg a;
+
+    (void)state;
+    assert_int_equal(window_init(&w, 8), 0);
+    window_last(&w, 5, &a);
+    assert_int_equal(a.count, 0);
+    window_range(&w, 3, 1, &a);
+    assert_int_equal(a.count, 0);
+    window_free(&w);
+    assert_int_equal(window_init(&w, 0) < 0, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(random_stream_matches_reference),
+        cmocka_unit_test(arbitrary_ranges_match_reference),
+        cmocka_unit_test(constants_are_exact_after_huge_values),
+        cmocka_unit_test(overflowing_sum_stays_finite),
+        cmocka_unit_test(time_search_finds_first_after),
+        cmocka_unit_test(empty_ring_answers_nothing),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
