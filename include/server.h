@@ -60,6 +60,11 @@ void http_answer_owned(struct http_pss *pss, int status, const char *type,
                        char *body, size_t len);
 void http_answer_error(struct http_pss *pss, int status, const char *msg);
 
+/* The series named by ?series= (default "default"), its name copied into
+ * name[len]; or NULL after answering 400 (bad name) or 404 (unknown). */
+struct series *http_query_series(struct http_pss *pss, char *name,
+                                 size_t len);
+
 /* /plot (http_plot.c): start or join a plot for this request; collect the
  * finished ones (on LWS_CALLBACK_EVENT_WAIT_CANCELLED); detach a request
  * whose connection closed; free what is left at shutdown. */

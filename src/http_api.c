@@ -166,10 +166,8 @@ static int query_arg(struct lws *wsi, const char *name, char *buf,
     return 1;
 }
 
-/* The series named by ?series= (default "default"), or NULL after
- * answering 400 or 404. */
-static struct series *query_series(struct http_pss *pss, char *name,
-                                   size_t len)
+struct series *http_query_series(struct http_pss *pss, char *name,
+                                 size_t len)
 {
     struct series *s;
     char msg[400];
@@ -234,7 +232,7 @@ static void get_average(struct http_pss *pss)
     double seconds;
     long points;
 
-    s = query_series(pss, name, sizeof(name));
+    s = http_query_series(pss, name, sizeof(name));
     if (!s || query_window(pss, &points, &seconds) < 0)
         return;
 
@@ -603,7 +601,8 @@ static int start_ingest(struct http_pss *pss)
                           "or text/plain (Graphite lines)");
         return -1;
     }
-    if (n <= 0 && !lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
+    if (n <= 0 &&
+        !lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
         /* lws sends no BODY callbacks for an empty body: answer now. */
         http_answer_error(pss, 400, "the body is empty; send points, one a "
                           "line (or a JSON array)");

@@ -103,28 +103,15 @@ void http_plot_request(struct http_pss *pss)
     char name[300], tmp[64], err[200];
     long window, points, width, height;
     size_t n, first;
-    const char *v;
 
     if (!ps) {
         http_answer_error(pss, 503, "out of memory");
         return;
     }
 
-    v = lws_get_urlarg_by_name(pss->wsi, "series=", name, sizeof(name));
-    if (!v)
-        v = "default";
-    if (!ingest_series_name_ok(v, strlen(v))) {
-        http_answer_error(pss, 400, "series must be 1 to 255 bytes of "
-                          "[A-Za-z0-9._:-]");
+    s = http_query_series(pss, name, sizeof(name));
+    if (!s)
         return;
-    }
-    s = store_find(app->store, v, strlen(v));
-    if (!s) {
-        snprintf(err, sizeof(err), "unknown series; GET /series lists the "
-                 "series that exist");
-        http_answer_error(pss, 404, err);
-        return;
-    }
 
     if (!lws_get_urlarg_by_name(pss->wsi, "window_size=", tmp,
                                 sizeof(tmp))) {

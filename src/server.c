@@ -182,8 +182,9 @@ int server_run(struct app *app)
     int rc = 1;
 
     memset(&info, 0, sizeof(info));
-    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
-                   LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+    info.options =
+        LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+        LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
     info.user = app;
     info.port = CONTEXT_PORT_NO_LISTEN;
     app->ctx = lws_create_context(&info);
