@@ -60,6 +60,13 @@ void http_answer_owned(struct http_pss *pss, int status, const char *type,
                        char *body, size_t len);
 void http_answer_error(struct http_pss *pss, int status, const char *msg);
 
+/* Copy the value of query argument `name` (without '=') into buf[len].
+ * Returns 1 when present, 0 when absent, -1 when present but its value
+ * does not fit (or memory ran out).  Exact names: "window" never matches
+ * "window_size=". */
+int server_query_arg(struct lws *wsi, const char *name, char *buf,
+                     size_t len);
+
 /* The series named by ?series= (default "default"), its name copied into
  * name[len]; or NULL after answering 400 (bad name) or 404 (unknown). */
 struct series *http_query_series(struct http_pss *pss, char *name,

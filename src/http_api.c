@@ -152,18 +152,47 @@ static int write_answer(struct http_pss *pss)
 
 /* ---- parameters ------------------------------------------------------- */
 
-/* Copy a query parameter's value ("name=" with the '=') into buf.
- * Returns 1 when present, 0 when absent. */
-static int query_arg(struct lws *wsi, const char *name, char *buf,
+int server_query_arg(struct lws *wsi, const char *name, char *buf,
                      size_t len)
 {
-    char tmp[320];
-    const char *v = lws_get_urlarg_by_name(wsi, name, tmp, sizeof(tmp));
+    size_t nl = strlen(name);
+    int n, flen, rc = 0;
 
-    if (!v)
-        return 0;
-    snprintf(buf, len, "%s", v);
-    return 1;
+    /* lws_get_urlarg_by_name() stops at the first argument that does not
+     * fit its buffer, hiding the ones after it; walk them ourselves. */
+    for (n = 0; !rc && (flen = lws_hdr_fragment_length(
+                            wsi, WSI_TOKEN_HTTP_URI_ARGS, n)) > 0; n++) {
+        char *frag = malloc((size_t)flen + 1);
+
+        if (!frag)
+            return -1;
+        if (lws_hdr_copy_fragment(wsi, frag, flen + 1,
+                                  WSI_TOKEN_HTTP_URI_ARGS, n) >= 0 &&
+            !strncmp(frag, name, nl) && frag[nl] == '=') {
+            size_t vl = strlen(frag + nl + 1);
+
+            rc = vl < len ? 1 : -1;
+            if (rc > 0)
+                memcpy(buf, frag + nl + 1, vl + 1);
+        }
+        free(frag);
+    }
+    return rc;
+}
+
+/* As server_query_arg(), answering 400 for a value too long to be valid.
+ * Returns 1 present, 0 absent, -1 answered. */
+static int query_arg(struct http_pss *pss, const char *name, char *buf,
+                     size_t len)
+{
+    char msg[120];
+    int rc = server_query_arg(pss->wsi, name, buf, len);
+
+    if (rc < 0) {
+        snprintf(msg, sizeof(msg), "%s is too long to be valid", name);
+        http_answer_error(pss, 400, msg);
+    }
+    return rc;
 }
 
 struct series *http_query_series(struct http_pss *pss, char *name,
@@ -172,9 +201,11 @@ struct series *http_query_series(struct http_pss *pss, char *name,
     struct series *s;
     char msg[400];
 
-    if (!query_arg(pss->wsi, "series=", name, len))
+    int rc = server_query_arg(pss->wsi, "series", name, len);
+
+    if (rc == 0)
         snprintf(name, len, "default");
-    if (!ingest_series_name_ok(name, strlen(name))) {
+    if (rc < 0 || !ingest_series_name_ok(name, strlen(name))) {
         http_answer_error(pss, 400, "series must be 1 to 255 bytes of "
                           "[A-Za-z0-9._:-]");
         return NULL;
@@ -195,11 +226,13 @@ static int query_window(struct http_pss *pss, long *points, double *seconds)
 {
     long history = (long)store_history(pss->app->store);
     char n[64], d[64], err[200];
-    int has_n = query_arg(pss->wsi, "window_size=", n, sizeof(n));
-    int has_d = query_arg(pss->wsi, "window=", d, sizeof(d));
+    int has_n, has_d;
 
     *points = 0;
     *seconds = 0;
+    if ((has_n = query_arg(pss, "window_size", n, sizeof(n))) < 0 ||
+        (has_d = query_arg(pss, "window", d, sizeof(d))) < 0)
+        return -1;
     if (has_n && has_d) {
         http_answer_error(pss, 400, "give window_size or window, not both");
         return -1;
@@ -249,7 +282,7 @@ static void get_average(struct http_pss *pss)
             first = window_first_after(&s->ring,
                     window_ts_at(&s->ring, s->ring.len - 1) - seconds);
         window_range(&s->ring, first, s->ring.len - 1, &agg);
-        query_arg(pss->wsi, "window=", dur, sizeof(dur));
+        server_query_arg(pss->wsi, "window", dur, sizeof(dur));
         json_object_object_add(o, "window", json_object_new_string(dur));
     }
     json_object_object_add(o, "count",

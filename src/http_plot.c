@@ -41,18 +41,22 @@ static struct plot_state *state(struct app *app)
     return app->plot_wait;
 }
 
-static int query_long(struct http_pss *pss, const char *arg,
-                      const char *name, long min, long max, long def,
-                      long *out)
+/* An optional whole-number argument in [min, max], def when absent.
+ * Returns 0, or -1 after answering 400. */
+static int query_long(struct http_pss *pss, const char *name, long min,
+                      long max, long def, long *out)
 {
-    char tmp[320], err[160];
-    const char *v = lws_get_urlarg_by_name(pss->wsi, arg, tmp, sizeof(tmp));
+    char v[32], err[160];
+    int rc = server_query_arg(pss->wsi, name, v, sizeof(v));
 
-    if (!v) {
+    if (rc == 0) {
         *out = def;
         return 0;
     }
-    if (param_uint(name, v, min, max, out, err, sizeof(err)) < 0) {
+    if (rc < 0 || param_uint(name, v, min, max, out, err, sizeof(err)) < 0) {
+        if (rc < 0)
+            snprintf(err, sizeof(err), "%s must be a whole number from %ld "
+                     "to %ld", name, min, max);
         http_answer_error(pss, 400, err);
         return -1;
     }
@@ -113,21 +117,18 @@ void http_plot_request(struct http_pss *pss)
     if (!s)
         return;
 
-    if (!lws_get_urlarg_by_name(pss->wsi, "window_size=", tmp,
-                                sizeof(tmp))) {
+    if (server_query_arg(pss->wsi, "window_size", tmp, sizeof(tmp)) == 0) {
         snprintf(err, sizeof(err), "window_size is required: a whole number "
                  "of points from 1 to %zu", store_history(app->store));
         http_answer_error(pss, 400, err);
         return;
     }
-    if (query_long(pss, "window_size=", "window_size", 1,
-                   (long)store_history(app->store), 0, &window) ||
-        query_long(pss, "points=", "points", 1, app->cfg.plot.max_points,
+    if (query_long(pss, "window_size", 1, (long)store_history(app->store), 0,
+                   &window) ||
+        query_long(pss, "points", 1, app->cfg.plot.max_points,
                    PLOT_DEFAULT_POINTS, &points) ||
-        query_long(pss, "width=", "width", 100, 10000, PLOT_DEFAULT_WIDTH,
-                   &width) ||
-        query_long(pss, "height=", "height", 100, 10000,
-                   PLOT_DEFAULT_HEIGHT, &height))
+        query_long(pss, "width", 100, 10000, PLOT_DEFAULT_WIDTH, &width) ||
+        query_long(pss, "height", 100, 10000, PLOT_DEFAULT_HEIGHT, &height))
         return;
 
     n = s->ring.len < (size_t)points ? s->ring.len : (size_t)points;

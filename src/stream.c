@@ -326,10 +326,30 @@ static void drop_sub(struct ws_conn *c, struct sub *sb)
     free(wt);
 }
 
+/* The series to subscribe to, created when it does not exist yet so that
+ * a dashboard may open before its producer starts.  NULL after replying
+ * with an error (bad name, series limit). */
+static struct series *series_for(struct ws_conn *c, const char *name,
+                                 size_t len)
+{
+    char err[INGEST_ERR_MAX];
+    struct series *s;
+
+    if (!ingest_series_name_ok(name, len)) {
+        reply_error(c, "series must be 1 to 255 bytes of [A-Za-z0-9._:-]");
+        return NULL;
+    }
+    s = store_intern(c->app->store, name, len, err, sizeof(err));
+    if (!s)
+        reply_error(c, err);
+    return s;
+}
+
 /* Read {"series": S, "window_size": N}; "series" defaults to "default".
- * Returns the series, or NULL after replying with an error. */
+ * Returns the series (created for a subscribe when missing), or NULL
+ * after replying with an error. */
 static struct series *read_pair(struct ws_conn *c, struct json_object *o,
-                                size_t *window)
+                                int add, size_t *window)
 {
     struct json_object *js, *jw;
     const char *name = "default";
@@ -352,10 +372,6 @@ static struct series *read_pair(struct ws_conn *c, struct json_object *o,
         name = json_object_get_string(js);
         len = (size_t)json_object_get_string_len(js);
     }
-    if (!ingest_series_name_ok(name, len)) {
-        reply_error(c, "series must be 1 to 255 bytes of [A-Za-z0-9._:-]");
-        return NULL;
-    }
     if (!json_object_object_get_ex(o, "window_size", &jw) ||
         !json_object_is_type(jw, json_type_int) ||
         (n = json_object_get_int64(jw)) < 1 || n > history) {
@@ -364,12 +380,12 @@ static struct series *read_pair(struct ws_conn *c, struct json_object *o,
         reply_error(c, err);
         return NULL;
     }
-    s = store_find(c->app->store, name, len);
-    if (!s) {
-        reply_error(c, "unknown series; GET /series lists the series that "
-                    "exist");
+    s = add ? series_for(c, name, len)
+            : store_find(c->app->store, name, len);
+    if (!s && !add)
+        reply_error(c, "not subscribed to that series and window");
+    if (!s)
         return NULL;
-    }
     *window = (size_t)n;
     return s;
 }
@@ -385,7 +401,7 @@ static void each_pair(struct ws_conn *c, struct json_object *v, int add)
     for (i = 0; i < n; i++) {
         struct json_object *o = is_array ? json_object_array_get_idx(v, i)
                                          : v;
-        struct series *s = read_pair(c, o, &window);
+        struct series *s = read_pair(c, o, add, &window);
         struct sub *sb;
 
         if (!s)
@@ -434,38 +450,34 @@ static void on_message(struct ws_conn *c)
 /* Subscribe from the URL: /stream?series=S&window_size=N. */
 static void subscribe_from_url(struct ws_conn *c)
 {
-    char sbuf[320], nbuf[64], err[160];
-    const char *name = lws_get_urlarg_by_name(c->wsi, "series=", sbuf,
-                                              sizeof(sbuf));
-    const char *n = lws_get_urlarg_by_name(c->wsi, "window_size=", nbuf,
-                                           sizeof(nbuf));
-    long window;
+    char name[SERIES_NAME_MAX + 1], n[32], err[160];
+    int has_s = server_query_arg(c->wsi, "series", name, sizeof(name));
+    int has_n = server_query_arg(c->wsi, "window_size", n, sizeof(n));
+    long history = (long)store_history(c->app->store), window;
     struct series *s;
 
-    if (!n && !name)
+    if (!has_s && !has_n)
         return;     /* subscriptions will come as messages */
-    if (!name)
-        name = "default";
-    if (!n) {
-        reply_error(c, "window_size is required with series");
-        return;
-    }
-    if (param_uint("window_size", n, 1, (long)store_history(c->app->store),
-                   &window, err, sizeof(err)) < 0) {
-        reply_error(c, err);
-        return;
-    }
-    if (!ingest_series_name_ok(name, strlen(name))) {
+    if (has_s < 0) {
         reply_error(c, "series must be 1 to 255 bytes of [A-Za-z0-9._:-]");
         return;
     }
-    s = store_find(c->app->store, name, strlen(name));
-    if (!s) {
-        reply_error(c, "unknown series; GET /series lists the series that "
-                    "exist");
+    if (!has_s)
+        snprintf(name, sizeof(name), "default");
+    if (has_n <= 0) {
+        snprintf(err, sizeof(err), "window_size is required with series: a "
+                 "whole number from 1 to %ld", history);
+        reply_error(c, err);
         return;
     }
-    subscribe(c, s, (size_t)window);
+    if (param_uint("window_size", n, 1, history, &window, err,
+                   sizeof(err)) < 0) {
+        reply_error(c, err);
+        return;
+    }
+    s = series_for(c, name, strlen(name));
+    if (s)
+        subscribe(c, s, (size_t)window);
 }
 
 static int write_next(struct ws_conn *c)

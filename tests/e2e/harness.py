@@ -6,18 +6,155 @@ the shipped config plus overrides, and on stop must exit 0 after SIGTERM
 with no sanitizer report in its log.
 """
 import json
+import math
 import os
+import re
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, os.environ.get("STREAMAVG_BIN", "build/streamavg"))
 CONF = os.path.join(ROOT, "conf", "streamavg.conf")
+
+
+def _no_constant(name):
+    raise ValueError("non-standard JSON constant %r" % name)
+
+
+def strict_json(body):
+    """Parse JSON the way a strict client would: NaN, Infinity and
+    -Infinity are refused (Python's json module takes them by default)."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8")
+    return json.loads(body, parse_constant=_no_constant)
+
+
+def wait_for(pred, timeout=20.0, what="condition", interval=0.02):
+    """Poll pred() until it returns something true; return that value.
+    Fails the test with `what` when the deadline passes."""
+    deadline = time.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(interval)
+
+
+def mean(values):
+    """The exact-as-possible mean, computed independently of the server."""
+    values = list(values)
+    return math.fsum(values) / len(values)
+
+
+def close_rel(a, b, rel=1e-12):
+    """a and b equal within rel relative (exactly equal counts too)."""
+    if a == b:
+        return True
+    return abs(a - b) <= rel * max(abs(a), abs(b))
+
+
+def quote(s):
+    return urllib.parse.quote(s, safe="")
+
+
+def listening_sockets(pid):
+    """[(family, address, port)] of the TCP sockets process pid listens
+    on, read from /proc (no external tools)."""
+    inodes = set()
+    fd_dir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
+        m = re.match(r"socket:\[(\d+)\]", target)
+        if m:
+            inodes.add(m.group(1))
+    found = []
+    for fam, path in (("ipv4", "/proc/net/tcp"), ("ipv6", "/proc/net/tcp6")):
+        try:
+            with open(path) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            local, state, inode = cols[1], cols[3], cols[9]
+            if state != "0A" or inode not in inodes:    # 0A: LISTEN
+                continue
+            addr_hex, port_hex = local.split(":")
+            raw = bytes.fromhex(addr_hex)
+            if fam == "ipv4":
+                addr = socket.inet_ntop(socket.AF_INET, raw[::-1])
+            else:
+                # /proc prints the address as four host-order 32-bit words.
+                words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                addr = socket.inet_ntop(socket.AF_INET6, words)
+            found.append((fam, addr, int(port_hex, 16)))
+    return found
+
+
+class WSReader(threading.Thread):
+    """Reads every message of a WebSocket in the background, parsing each
+    strictly as JSON, so a test can wait for what it expects."""
+
+    def __init__(self, ws):
+        super().__init__(daemon=True)
+        self.ws = ws
+        self.msgs = []
+        self.error = None
+        self.cond = threading.Condition()
+        self.start()
+
+    def run(self):
+        try:
+            while True:
+                text = self.ws.recv()
+                if not text:
+                    break
+                msg = strict_json(text)
+                with self.cond:
+                    self.msgs.append(msg)
+                    self.cond.notify_all()
+        except Exception as e:      # closed, or a test bug: keep it
+            with self.cond:
+                self.error = e
+                self.cond.notify_all()
+
+    def wait_count(self, n, timeout=30.0):
+        """The first n messages, once they have arrived."""
+        deadline = time.time() + timeout
+        with self.cond:
+            while len(self.msgs) < n:
+                left = deadline - time.time()
+                if left <= 0 or (self.error and len(self.msgs) < n):
+                    raise AssertionError(
+                        "got %d of %d WebSocket messages (%r)" %
+                        (len(self.msgs), n, self.error))
+                self.cond.wait(left)
+            return list(self.msgs[:n])
+
+    def wait_until(self, pred, timeout=30.0, what="a message"):
+        """The messages so far, once pred(messages) is true."""
+        deadline = time.time() + timeout
+        with self.cond:
+            while not pred(self.msgs):
+                left = deadline - time.time()
+                if left <= 0 or self.error:
+                    raise AssertionError("timed out waiting for %s (%d "
+                                         "messages, %r)" %
+                                         (what, len(self.msgs), self.error))
+                self.cond.wait(left)
+            return list(self.msgs)
 
 
 def free_port():
@@ -27,14 +164,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Never a proxy: the tests talk to loopback only, whatever http_proxy says.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 class Server:
-    def __init__(self, *overrides, generator=False):
+    def __init__(self, *overrides, generator=False, conf=CONF,
+                 host="127.0.0.1"):
         self.port = free_port()
         self.graphite_port = free_port()
-        self.base = "http://127.0.0.1:%d" % self.port
+        self.host = host
+        self.base = "http://%s:%d" % ("[%s]" % host if ":" in host else host,
+                                      self.port)
         self.log = tempfile.NamedTemporaryFile(
             prefix="streamavg-", suffix=".log", delete=False)
-        args = [BIN, "-c", CONF,
+        args = [BIN] + (["-c", conf] if conf else []) + [
                 "-o", "http.port=%d" % self.port,
                 "-o", "graphite.port=%d" % self.graphite_port,
                 "-o", "http.www=%s" % os.path.join(ROOT, "www"),
@@ -43,7 +187,14 @@ class Server:
             args += ["-o", o]
         self.proc = subprocess.Popen(args, stdout=self.log,
                                      stderr=subprocess.STDOUT, cwd=ROOT)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            # Never leave a server behind when start-up fails.
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            raise
 
     def _wait_ready(self, timeout=20.0):
         deadline = time.time() + timeout
@@ -62,14 +213,15 @@ class Server:
         with open(self.log.name, errors="replace") as f:
             return f.read()
 
-    def request(self, path, data=None, ctype=None, method=None):
+    def request(self, path, data=None, ctype=None, method=None,
+                timeout=60):
         """(status, headers, body bytes) of one HTTP request."""
         req = urllib.request.Request(self.base + path, data=data,
                                      method=method)
         if ctype:
             req.add_header("Content-Type", ctype)
         try:
-            with urllib.request.urlopen(req, timeout=30) as r:
+            with _OPENER.open(req, timeout=timeout) as r:
                 return r.status, r.headers, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read()
@@ -83,6 +235,78 @@ class Server:
             l + "\n" for l in lines).encode()
         status, _, out = self.request("/ingest", body, ctype)
         return status, json.loads(out)
+
+    def get_json(self, path):
+        """(status, headers, strictly parsed JSON body)."""
+        status, headers, body = self.request(path)
+        return status, headers, strict_json(body)
+
+    def average(self, series, **params):
+        """(status, JSON) of GET /average for series with params."""
+        q = "series=" + quote(series)
+        for k, v in params.items():
+            q += "&%s=%s" % (k, quote(str(v)))
+        status, _, out = self.get_json("/average?" + q)
+        return status, out
+
+    def ingest_points(self, series, values, timestamps=None, batch=None):
+        """POST points as NDJSON (in batches of `batch` lines); returns the
+        last answer.  Every point must be accepted."""
+        lines = []
+        for i, v in enumerate(values):
+            o = {"series": series, "value": v}
+            if timestamps is not None:
+                o["timestamp"] = timestamps[i]
+            lines.append(json.dumps(o, allow_nan=False))
+        batch = batch or max(1, len(lines))
+        out = None
+        for i in range(0, len(lines), batch):
+            status, out = self.ingest(lines[i:i + batch])
+            if status != 200 or out["rejected"]:
+                raise AssertionError("ingest refused: %d %r" % (status, out))
+        return out
+
+    def series_info(self, name):
+        """The /series entry for name, or None."""
+        status, _, out = self.get_json("/series")
+        if status != 200:
+            raise AssertionError("/series answered %d" % status)
+        for e in out["series"]:
+            if e["name"] == name:
+                return e
+        return None
+
+    def wait_points(self, name, total, timeout=20.0):
+        """Wait until series name has received `total` points in all."""
+        return wait_for(lambda: (lambda e: e if e and e["total"] >= total
+                                 else None)(self.series_info(name)),
+                        timeout, "%d points in %s" % (total, name))
+
+    def metrics(self):
+        """/metrics as {'name{labels}': value}."""
+        status, _, body = self.request("/metrics")
+        if status != 200:
+            raise AssertionError("/metrics answered %d" % status)
+        out = {}
+        for line in body.decode().splitlines():
+            if line and not line.startswith("#"):
+                key, _, val = line.rpartition(" ")
+                out[key] = float(val)
+        return out
+
+    def ws(self, query="", path="/stream", timeout=30, **kw):
+        """A WebSocket to path?query with the streamavg subprotocol."""
+        import websocket
+        url = "ws://127.0.0.1:%d%s%s" % (self.port, path,
+                                          "?" + query if query else "")
+        kw.setdefault("subprotocols", ["streamavg"])
+        kw.setdefault("http_no_proxy", ["127.0.0.1", "localhost"])
+        return websocket.create_connection(url, timeout=timeout, **kw)
+
+    def graphite(self):
+        """A TCP connection to the Graphite listener."""
+        return socket.create_connection(("127.0.0.1", self.graphite_port),
+                                        timeout=30)
 
     def stop(self):
         """SIGTERM; the server must exit 0, and the log must be clean."""
