@@ -2,8 +2,10 @@
 #
 #   make          build build/streamavg (installs missing Debian packages)
 #   make run      build and start with conf/streamavg.conf
-#   make test     warnings as errors, unit and end-to-end tests, then the
-#                 same again under AddressSanitizer and UBSan
+#   make test     warnings as errors, unit and end-to-end tests, the
+#                 dashboard in headless Chromium, then the unit and
+#                 end-to-end tests again under AddressSanitizer and UBSan
+#   make browser  the dashboard tests alone (tests/browser)
 #   make install  copy the binary, dashboard and config under $(PREFIX)
 
 PREFIX   ?= /usr/local
@@ -29,7 +31,7 @@ DEB_RUN   := gnuplot-nox libjs-dygraphs
 DEB_TEST  := libcmocka-dev python3 python3-websocket curl
 STAMP     := build/.deps
 
-.PHONY: all run test unit e2e asan clean install deps check-deps
+.PHONY: all run test unit e2e browser asan clean install deps check-deps
 
 all: build/streamavg
 
@@ -49,6 +51,30 @@ $(STAMP):
 	@touch $@
 
 deps: $(STAMP)
+
+# The browser tests' own needs, apart because chromium is big and only
+# they use it: Debian's chromium, and Node.js when there is none.  A
+# failed install is not fatal (the stamp is not written, so the next run
+# tries again); the tests then say why they skip.
+BROWSER_STAMP := build/.deps-browser
+NODE_MODULES  := tests/browser/node_modules/.package-lock.json
+
+$(BROWSER_STAMP): $(STAMP)
+	@want=""; \
+	dpkg-query -W -f='$${Status}' chromium 2>/dev/null | \
+	    grep -q 'ok installed' || want="chromium"; \
+	command -v node >/dev/null || want="$$want nodejs npm"; \
+	if [ -z "$$want" ]; then touch $@; exit 0; fi; \
+	echo "installing for the browser tests:$$want"; \
+	if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+	if $$SUDO apt-get update -q && $$SUDO env \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends $$want; then touch $@; \
+	else echo "warning: could not install$$want"; fi
+
+# playwright-core at the version package-lock.json pins.
+$(NODE_MODULES): tests/browser/package-lock.json | $(BROWSER_STAMP)
+	cd tests/browser && npm ci --no-audit --no-fund
 
 # One compiler call per binary keeps the Makefile small: the whole program
 # builds in a few seconds.
@@ -86,6 +112,10 @@ unit: $(UNIT_BIN)
 e2e: build/strict/streamavg
 	STREAMAVG_BIN=build/strict/streamavg $(PY) tests/e2e/run.py
 
+browser: build/strict/streamavg $(BROWSER_STAMP) $(NODE_MODULES)
+	STREAMAVG_BIN=build/strict/streamavg \
+	    node --test --test-concurrency=1 tests/browser/
+
 asan: $(ASAN_BIN) build/asan/streamavg
 	@for t in $(ASAN_BIN); do echo "== $$t (asan)"; $$t || exit 1; done
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -95,6 +125,7 @@ asan: $(ASAN_BIN) build/asan/streamavg
 test: $(STAMP)
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory browser
 	$(MAKE) --no-print-directory asan
 	@echo "make test: all passed"
 

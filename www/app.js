@@ -1,40 +1,47 @@
 /* streamavg dashboard: plain JS, no build step.
  *
- * One WebSocket to /stream follows the selected series and window size.
- * A change of either closes it and opens a new one, and the server starts
- * the new one with a history batch, so the chart is always redrawn from a
- * consistent state.  Incoming points are only appended to an array; the
- * chart is redrawn at most once per animation frame. */
+ * The page shows several charts, each a (series, window) pair.  One
+ * WebSocket to /stream carries every subscription: a "feed" is one
+ * (series, window_size) subscription, shared by the charts that need it.
+ * A window given as a duration is computed here, from the raw points of a
+ * window_size=1 feed, because the server's /stream takes only point
+ * counts today (see timeWindow()).
+ *
+ * Incoming points are only stored in the feed; charts are marked dirty
+ * and redrawn at most once per animation frame.  Each feed keeps at most
+ * MAX_POINTS points, so an open page stays the same size for hours. */
 "use strict";
 
 (function () {
-  const MAX_POINTS = 2000;          // points kept per chart (bounded memory)
-  const SERIES_REFRESH_MS = 5000;   // how often GET /series is polled
+  const MAX_POINTS = 3000;          // points held per feed (bounded memory)
+  const TRIM_SLACK = 300;           // trim in chunks, not one per point
+  const MAX_CHARTS = 8;
+  const SERIES_REFRESH_MS = 3000;   // how often GET /series is polled
+  const TICK_MS = 1000;             // rate sampling and stale-stat refresh
+  const RATE_SAMPLES = 6;           // the rate spans the last 5 seconds
   const FETCH_TIMEOUT_MS = 4000;
   const BACKOFF_BASE_MS = 500;      // first reconnect delay (before jitter)
-  const BACKOFF_MAX_MS = 30000;
+  const BACKOFF_MAX_MS = 15000;
+  const DRAW_COST_FACTOR = 4;       // a chart redraws at most every 4x
+                                    // the time its last draw took
   const PLOT_POINTS = 300;
+  const NAME_RE = /^[A-Za-z0-9._:-]{1,255}$/;
+  // The units the server's window=DURATION takes, with its scale factors,
+  // so that "30s" means the same here and in GET /average?window=30s.
+  const UNITS = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
 
   const $ = (id) => document.getElementById(id);
   const el = {
-    conn: $("conn"), form: $("controls"), series: $("series"),
-    win: $("window-size"), error: $("error"),
-    average: $("stat-average"), count: $("stat-count"),
-    last: $("stat-last"), time: $("stat-time"), dropped: $("dropped"),
-    chart: $("chart"), legend: $("legend"),
-    svgLink: $("svg-link"), svgImg: $("svg-img"),
-    svgRefresh: $("svg-refresh"), svgStatus: $("svg-status"),
+    conn: $("conn"), add: $("add-chart"), error: $("error"),
+    charts: $("charts"), none: $("no-charts"),
+    template: $("chart-template"),
   };
 
-  // What the page shows; `data` rows are [Date, value, average].
-  const state = {
-    series: "default", windowSize: 5, data: [], dropped: 0,
-    ws: null, attempt: 0, retryTimer: 0, drawPending: false,
-    graph: null, svgUrl: null, plotFailed: false,
-    subscribed: false,  // a history batch came on the current socket
-    lastError: "",      // the server's reason when it refused to subscribe
-    userChose: false,   // series picked by the user or the address
-  };
+  const charts = [];               // in page order, as in the address
+  const feeds = new Map();         // feedKey -> feed
+  let seriesNames = [];            // from GET /series, sorted
+  let seriesCounts = new Map();    // name -> points the server retains
+  let chartSeq = 0;
 
   /* ---------------------------------------------------- helpers */
 
@@ -44,15 +51,9 @@
     return Number(x.toPrecision(6)).toString();
   }
 
-  function fmtTime(ts) {
-    if (typeof ts !== "number") return "–";
-    return new Date(ts * 1000).toISOString().replace("T", " ")
-      .replace(/\.\d+Z$/, " UTC");
-  }
-
-  function showError(msg) {
-    el.error.textContent = msg || "";
-    el.error.hidden = !msg;
+  function showError(node, msg) {
+    node.textContent = msg || "";
+    node.hidden = !msg;
   }
 
   function setConn(kind, text) {
@@ -81,103 +82,102 @@
     return "HTTP " + resp.status;
   }
 
-  /* ---------------------------------------------------- series list */
+  /* ---------------------------------------------------- windows, layout */
 
-  let seriesBusy = false;
-
-  async function refreshSeries() {
-    if (seriesBusy) return;
-    seriesBusy = true;
-    try {
-      const resp = await fetchWithTimeout("/series", { cache: "no-store" });
-      if (!resp.ok) throw new Error(await errorText(resp));
-      const body = await resp.json();
-      fillSeries((body.series || []).map((s) => s.name));
-    } catch (e) {
-      // The stream's own state is shown in the header; the list just
-      // stays as it was until the next poll works.
-      console.warn("GET /series failed:", e.message || e);
-    } finally {
-      seriesBusy = false;
-    }
+  // "50" is the newest 50 points; "30s" is a span of time.  Returns
+  // {text, points} or {text, seconds}, or null for anything else.
+  function parseWindow(text) {
+    const m = /^(\d{1,9})(ms|s|m|h|d)?$/.exec(String(text).trim());
+    if (!m || Number(m[1]) < 1) return null;
+    const n = Number(m[1]);
+    if (!m[2]) return { text: String(n), points: n };
+    return { text: n + m[2], seconds: n * UNITS[m[2]] };
   }
 
-  function fillSeries(names) {
-    names = names.slice().sort();
-    // Nothing chosen yet and "default" does not exist: follow the first
-    // series the server has instead of waiting on an empty one.
-    const autoPick = !state.userChose && names.length > 0 &&
-      !names.includes(state.series);
-    if (autoPick) {
-      state.series = names[0];
-      state.userChose = true;
-    } else if (names.includes(state.series) && !state.subscribed &&
-               state.retryTimer) {
-      // A series refused as unknown has appeared: subscribe now rather
-      // than at the end of the backoff wait.
-      state.attempt = 0;
-      connect();
-    }
-    // Keep the current choice even before the server knows that series.
-    if (!names.includes(state.series)) names.push(state.series);
-    const current = Array.from(el.series.options, (o) => o.value);
-    if (current.join("\n") !== names.join("\n")) {
-      el.series.replaceChildren(...names.map((n) => {
-        const o = document.createElement("option");
-        o.value = n;
-        o.textContent = n;   // textContent: names are never parsed as HTML
-        return o;
-      }));
-    }
-    el.series.value = state.series;
-    if (autoPick) apply(true);
+  // One chart in the address: "SERIES,WINDOW".  A comma can never be
+  // part of a series name, so the split is unambiguous.
+  function parseSpec(s) {
+    const i = s.lastIndexOf(",");
+    if (i < 0) return null;
+    const series = s.slice(0, i);
+    const win = parseWindow(s.slice(i + 1));
+    return NAME_RE.test(series) && win ? { series, win } : null;
   }
 
-  /* ---------------------------------------------------- stream */
+  // ?chart=SERIES,WINDOW, repeated, one per chart in page order.  The
+  // first dashboard's ?series=S&window_size=N still opens one chart.
+  function readLayout() {
+    const q = new URLSearchParams(location.search);
+    const specs = q.getAll("chart").map(parseSpec).filter(Boolean);
+    if (!specs.length && (q.has("series") || q.has("window_size"))) {
+      const one = parseSpec((q.get("series") || "default") + "," +
+        (q.get("window_size") || "5"));
+      if (one) specs.push(one);
+    }
+    return specs.slice(0, MAX_CHARTS);
+  }
+
+  // Kept in the address on every change, so a reload or a shared link
+  // reopens the same view.  Built by hand: URLSearchParams would write
+  // the comma as %2C.
+  function writeLayout() {
+    const parts = charts.map((c) => "chart=" +
+      encodeURIComponent(c.series) + "," + encodeURIComponent(c.win.text));
+    history.replaceState(null, "", location.pathname +
+      (parts.length ? "?" + parts.join("&") : ""));
+  }
+
+  /* ---------------------------------------------------- the connection */
+
+  const conn = {
+    ws: null, attempt: 0, timer: 0,
+    // Keys of subscribe requests not answered yet, oldest first.  The
+    // server answers each subscribe, in order, with a history batch or an
+    // error, and its errors name no subscription: this list says whose
+    // error it is.
+    pending: [],
+  };
 
   function streamUrl() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    return proto + "//" + location.host + "/stream?" +
-      query({ series: state.series, window_size: state.windowSize });
+    return proto + "//" + location.host + "/stream";
   }
 
   function connect() {
-    clearTimeout(state.retryTimer);
-    state.retryTimer = 0;
+    clearTimeout(conn.timer);
+    conn.timer = 0;
     setConn("connecting", "connecting…");
     let ws;
-    state.subscribed = false;
     try {
       ws = new WebSocket(streamUrl(), "streamavg");
     } catch (e) {
       scheduleReconnect();
       return;
     }
-    state.ws = ws;
+    conn.ws = ws;
+    conn.pending = [];
     // Every handler first checks that this socket is still the current
-    // one: a socket closed on purpose may still deliver late events.
-    // "live" only once the history batch shows the subscription took.
+    // one: a socket given up on may still deliver late events.
     ws.onopen = () => {
-      if (ws === state.ws) setConn("connecting", "connected, subscribing…");
+      if (ws !== conn.ws) return;
+      for (const f of feeds.values()) subscribeFeed(f);
+      showConnState();
     };
     ws.onmessage = (ev) => {
-      if (ws === state.ws) onMessage(ev.data);
+      if (ws === conn.ws) onMessage(ev.data);
     };
     ws.onclose = () => {
-      if (ws !== state.ws) return;
-      state.ws = null;
+      if (ws !== conn.ws) return;
+      conn.ws = null;
+      for (const f of feeds.values()) f.live = false;
       scheduleReconnect();
     };
     // An error is always followed by close, which does the work.
     ws.onerror = () => {};
   }
 
-  function disconnect() {
-    const ws = state.ws;
-    state.ws = null;
-    if (ws) ws.close(1000);
-    clearTimeout(state.retryTimer);
-    state.retryTimer = 0;
+  function isOpen() {
+    return conn.ws && conn.ws.readyState === WebSocket.OPEN;
   }
 
   // Exponential backoff with jitter: the ceiling doubles per failed
@@ -185,18 +185,42 @@
   // half of it and all of it, so that many pages do not reconnect in step
   // after a server restart.
   function scheduleReconnect() {
-    const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** state.attempt);
+    const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** conn.attempt);
     const delay = cap / 2 + Math.random() * cap / 2;
-    state.attempt++;
+    conn.attempt++;
     const until = Date.now() + delay;
     const tick = () => {
       const left = Math.ceil((until - Date.now()) / 1000);
       if (left <= 0) { connect(); return; }
-      setConn("down", (state.lastError ? "not subscribed" : "disconnected") +
-        ": retrying in " + left + " s (attempt " + state.attempt + ")");
-      state.retryTimer = setTimeout(tick, Math.min(1000, until - Date.now()));
+      setConn("down", "disconnected: retrying in " + left + " s (attempt " +
+        conn.attempt + ")");
+      conn.timer = setTimeout(tick, Math.min(1000, until - Date.now()));
     };
     tick();
+  }
+
+  function showConnState() {
+    if (!isOpen()) return;
+    const all = Array.from(feeds.values());
+    const waiting = all.filter((f) => !f.live && !f.error).length;
+    if (waiting) {
+      setConn("connecting", "connected, subscribing (" + waiting + ")…");
+    } else {
+      setConn("live", "live: " + all.filter((f) => f.live).length +
+        " subscription(s)");
+    }
+  }
+
+  function send(msg) {
+    if (!isOpen()) return false;
+    conn.ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  function subscribeFeed(f) {
+    f.live = false;
+    if (send({ subscribe: { series: f.series, window_size: f.n } }))
+      conn.pending.push(f.key);
   }
 
   function onMessage(text) {
@@ -208,100 +232,474 @@
       return;
     }
     if (msg.type === "error") {
-      showError("Server: " + msg.error);
-      if (!state.subscribed) {
-        // The server keeps the socket open without a subscription (for an
-        // unknown series, say): drop it and try again with backoff, so the
-        // page picks the series up once points for it arrive.
-        state.lastError = msg.error;
-        const ws = state.ws;
-        state.ws = null;
-        ws.close(1000);
-        scheduleReconnect();
-      }
+      onServerError(msg.error);
       return;
     }
-    // Only the current subscription is drawn.
-    if (msg.series !== state.series || msg.window_size !== state.windowSize)
-      return;
+    const key = feedKey(msg.series, msg.window_size);
+    const f = feeds.get(key);
     if (msg.type === "history") {
-      // A stable connection: the next failure starts the backoff afresh.
-      state.attempt = 0;
-      state.subscribed = true;
-      state.lastError = "";
-      showError("");
-      setConn("live", "live: " + state.series + ", window " +
-        state.windowSize);
-      // The plot failed earlier (e.g. the series did not exist yet).
-      if (state.plotFailed) refreshPlot();
-      const pts = (msg.points || []).slice(-MAX_POINTS);
-      state.data = pts.map(row);
-      updateStats(pts[pts.length - 1]);
-      scheduleDraw();
-    } else if (msg.type === "average") {
-      if (msg.dropped > 0) {
-        state.dropped += msg.dropped;
-        el.dropped.textContent = state.dropped +
-          " update(s) dropped by the server because this page fell behind.";
-        el.dropped.hidden = false;
+      const i = conn.pending.indexOf(key);
+      if (i >= 0) conn.pending.splice(i, 1);
+      if (!f) {
+        // The chart went away while its subscribe was on the wire.
+        send({ unsubscribe: { series: msg.series,
+          window_size: msg.window_size } });
+        return;
       }
-      state.data.push(row(msg));
-      // Trim in chunks rather than shifting one row per message.
-      if (state.data.length > MAX_POINTS + 100)
-        state.data.splice(0, state.data.length - MAX_POINTS);
-      updateStats(msg);
-      scheduleDraw();
+      // A stable connection: the next failure starts the backoff afresh.
+      conn.attempt = 0;
+      f.live = true;
+      f.error = "";
+      mergeHistory(f, msg.points || []);
+      feedChanged(f);
+      showConnState();
+    } else if (msg.type === "average" && f && f.live) {
+      if (msg.dropped > 0) f.dropped += msg.dropped;
+      appendPoint(f, toPoint(msg));
+      f.received++;
+      feedChanged(f);
     }
   }
 
-  function row(p) {
-    // null average (empty window) leaves a gap in that line.
-    return [new Date(p.timestamp * 1000), p.value,
-      typeof p.average === "number" ? p.average : null];
+  function onServerError(text) {
+    const key = conn.pending.shift();
+    const f = key && feeds.get(key);
+    if (f) {
+      f.error = text;
+      feedChanged(f);
+      showConnState();
+    } else {
+      showError(el.error, "Server: " + text);
+    }
   }
 
-  function updateStats(p) {
-    el.average.textContent = p ? fmt(p.average) : "–";
-    el.count.textContent = p && typeof p.count === "number" ? p.count : "–";
-    el.last.textContent = p ? fmt(p.value) : "–";
-    el.time.textContent = p ? fmtTime(p.timestamp) : "–";
+  /* ---------------------------------------------------- feeds */
+
+  function feedKey(series, n) {
+    return series + "|" + n;
   }
 
-  /* ---------------------------------------------------- chart */
-
-  function scheduleDraw() {
-    if (state.drawPending) return;
-    state.drawPending = true;
-    requestAnimationFrame(draw);
+  // The charts of a feed share its points; the first one subscribes.
+  function acquireFeed(series, n, chart) {
+    const key = feedKey(series, n);
+    let f = feeds.get(key);
+    if (!f) {
+      f = { key, series, n, points: [], charts: new Set(), live: false,
+        error: "", dropped: 0, trimmed: false, received: 0, samples: [],
+        rate: null };
+      feeds.set(key, f);
+      subscribeFeed(f);
+      showConnState();
+    }
+    f.charts.add(chart);
+    return f;
   }
 
-  function draw() {
-    state.drawPending = false;
-    if (typeof Dygraph === "undefined") return;   // reported by init()
-    const data = state.data.length > MAX_POINTS ?
-      state.data.slice(-MAX_POINTS) : state.data;
-    if (data.length === 0) {
-      // dygraphs refuses an empty data set: show the placeholder instead.
-      if (state.graph) { state.graph.destroy(); state.graph = null; }
-      el.chart.replaceChildren(placeholder());
+  function releaseFeed(f, chart) {
+    f.charts.delete(chart);
+    if (f.charts.size) return;
+    feeds.delete(f.key);
+    // A refused subscription has nothing to undo; one still on the wire
+    // is undone when its history arrives (see onMessage).
+    if (f.live) send({ unsubscribe: { series: f.series, window_size: f.n } });
+    showConnState();
+  }
+
+  function toPoint(p) {
+    return {
+      ts: p.timestamp, v: p.value,
+      // null average (empty window) leaves a gap in that line.
+      a: typeof p.average === "number" ? p.average : null,
+      c: p.count,
+      // The server's position of the point in its series, when it sends
+      // one: it orders points exactly where timestamps can tie.
+      off: typeof p.offset === "number" ? p.offset : undefined,
+    };
+  }
+
+  // Whether held point p comes before q.  Offsets decide when both points
+  // carry one; otherwise timestamps do.
+  function before(p, q) {
+    if (p.off !== undefined && q.off !== undefined) return p.off < q.off;
+    return p.ts < q.ts;
+  }
+
+  // A history batch (first subscription, or a reconnect).  The server's
+  // copy is taken from its first point on, and what the feed held before
+  // that point is kept: no duplicate where both have a point, no gap
+  // where the server still has the data.  Points the server lost (a
+  // restart) stay as they were.  With timestamps alone, a run of equal
+  // timestamps cut by the batch's start may lose a few of its points;
+  // offsets, once the server sends them, make the seam exact.
+  function mergeHistory(f, rows) {
+    const fresh = rows.map(toPoint);
+    if (!fresh.length) return;
+    const first = fresh[0];
+    let keep = 0;
+    while (keep < f.points.length && before(f.points[keep], first)) keep++;
+    f.points = f.points.slice(0, keep).concat(fresh);
+    trimFeed(f);
+  }
+
+  function appendPoint(f, p) {
+    const pts = f.points;
+    // Time never runs backwards within one server's series; if it does
+    // here, the server restarted and its producer replays older times,
+    // and the points held past them belong to the old run.
+    while (pts.length && before(p, pts[pts.length - 1])) pts.pop();
+    pts.push(p);
+    trimFeed(f);
+  }
+
+  function trimFeed(f) {
+    if (f.points.length <= MAX_POINTS + TRIM_SLACK) return;
+    f.points.splice(0, f.points.length - MAX_POINTS);
+    f.trimmed = true;
+  }
+
+  // The rate: the live points received, sampled once a second; the rate
+  // is the growth over the last RATE_SAMPLES samples.  Constant memory
+  // whatever the rate, and it falls to 0 when the stream stops.
+  function sampleRate(f, now) {
+    f.samples.push([now, f.received]);
+    if (f.samples.length > RATE_SAMPLES) f.samples.shift();
+    const [t0, n0] = f.samples[0];
+    f.rate = now > t0 ? (f.received - n0) * 1000 / (now - t0) : null;
+  }
+
+  function feedChanged(f) {
+    for (const c of f.charts) markDirty(c);
+  }
+
+  /* ---------------------------------------------------- series list */
+
+  let seriesBusy = false;
+
+  async function refreshSeries() {
+    if (seriesBusy) return;
+    seriesBusy = true;
+    try {
+      const resp = await fetchWithTimeout("/series", { cache: "no-store" });
+      if (!resp.ok) throw new Error(await errorText(resp));
+      const list = (await resp.json()).series || [];
+      seriesCounts = new Map(list.map((s) => [s.name, s.count]));
+      seriesNames = list.map((s) => s.name).sort();
+      for (const c of charts) fillSeries(c);
+    } catch (e) {
+      // The connection state is shown in the header; the list just stays
+      // as it was until the next poll works.
+      console.warn("GET /series failed:", e.message || e);
+    } finally {
+      seriesBusy = false;
+    }
+  }
+
+  function fillSeries(c) {
+    // A chart opened without a series ("default" missing) follows the
+    // first series the server has instead of waiting on an empty one.
+    if (c.autoPick && seriesNames.length &&
+        !seriesNames.includes(c.series)) {
+      c.autoPick = false;
+      setChart(c, seriesNames[0], c.win);
       return;
     }
-    if (!state.graph) {
-      el.chart.replaceChildren();
-      state.graph = new Dygraph(el.chart, data, Object.assign({
+    // Keep the current choice even before the server knows that series.
+    const names = seriesNames.includes(c.series) ? seriesNames :
+      seriesNames.concat(c.series).sort();
+    const sel = c.ui.series;
+    const current = Array.from(sel.options, (o) => o.value);
+    if (current.join("\n") !== names.join("\n")) {
+      sel.replaceChildren(...names.map((n) => {
+        const o = document.createElement("option");
+        o.value = n;
+        o.textContent = n;   // textContent: names are never parsed as HTML
+        return o;
+      }));
+    }
+    sel.value = c.series;
+  }
+
+  /* ---------------------------------------------------- charts */
+
+  // A chart panel from the template; ids get a suffix so that each label
+  // points at its own control.
+  function buildPanel(id) {
+    const node = el.template.content.firstElementChild.cloneNode(true);
+    for (const n of node.querySelectorAll("[id]")) n.id += "-" + id;
+    for (const n of node.querySelectorAll("label[for]"))
+      n.htmlFor += "-" + id;
+    // Buttons named alike in every panel ("Remove") are described by
+    // their panel's title, so a screen reader says which chart.
+    for (const n of node.querySelectorAll("[data-describe]"))
+      n.setAttribute("aria-describedby", "title-" + id);
+    node.setAttribute("aria-labelledby", "title-" + id);
+    const role = (r) => node.querySelector('[data-role="' + r + '"]');
+    const ui = {
+      node, title: node.querySelector(".panel-title"),
+      form: node.querySelector("form"), series: node.querySelector("select"),
+      win: node.querySelector("input"), error: role("error"),
+      note: role("note"), chart: role("chart"), legend: role("legend"),
+      svgLink: role("svg-link"), svgImg: role("svg-img"),
+      svgStatus: role("svg-status"),
+      svgRefresh: node.querySelector('[data-action="plot"]'),
+      remove: node.querySelector('[data-action="remove"]'),
+      stat: {},
+    };
+    for (const dd of node.querySelectorAll("[data-stat]"))
+      ui.stat[dd.dataset.stat] = dd;
+    return ui;
+  }
+
+  function addChart(spec, autoPick) {
+    const c = {
+      id: ++chartSeq, series: spec.series, win: spec.win, feed: null,
+      graph: null, autoPick: !!autoPick, svgUrl: null, plotDue: false,
+      lastDraw: 0,
+      drawCost: 0, draws: 0, windowCount: 0,
+    };
+    c.ui = buildPanel(c.id);
+    c.ui.form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      applyControls(c);
+    });
+    c.ui.series.addEventListener("change", () => applyControls(c));
+    c.ui.win.addEventListener("change", () => applyControls(c));
+    c.ui.remove.addEventListener("click", () => removeChart(c));
+    c.ui.svgRefresh.addEventListener("click", () => refreshPlot(c));
+    el.charts.append(c.ui.node);
+    charts.push(c);
+    bindChart(c);
+    return c;
+  }
+
+  function removeChart(c) {
+    releaseFeed(c.feed, c);
+    dirty.delete(c);
+    if (c.graph) c.graph.destroy();
+    if (c.svgUrl) URL.revokeObjectURL(c.svgUrl);
+    c.ui.node.remove();
+    charts.splice(charts.indexOf(c), 1);
+    layoutChanged();
+    el.add.focus();     // the focused button went away with its panel
+  }
+
+  function applyControls(c) {
+    c.autoPick = false;
+    const win = parseWindow(c.ui.win.value);
+    c.ui.win.setAttribute("aria-invalid", win ? "false" : "true");
+    if (!win) {
+      showError(c.ui.error, "The window is a whole number of points (50) " +
+        "or of ms, s, m, h or d (30s).");
+      return;
+    }
+    setChart(c, c.ui.series.value || c.series, win);
+  }
+
+  function setChart(c, series, win) {
+    if (series === c.series && win.text === c.win.text) return;
+    c.series = series;
+    c.win = win;
+    bindChart(c);
+  }
+
+  // Follow the chart's (series, window): its feed, controls, plot link
+  // and the address.  A duration window reads a window_size=1 feed: every
+  // raw point, averaged here.
+  function bindChart(c) {
+    const old = c.feed;
+    c.feed = acquireFeed(c.series, c.win.points || 1, c);
+    // Acquire first: a feed shared with the new choice must not be let go.
+    if (old && old !== c.feed) releaseFeed(old, c);
+    c.ui.title.textContent = c.series + " · window " + c.win.text +
+      (c.win.points ? " points" : "");
+    c.ui.win.value = c.win.text;
+    c.ui.win.setAttribute("aria-invalid", "false");
+    c.ui.series.value = c.series;
+    showError(c.ui.error, "");
+    fillSeries(c);
+    if (c.graph) { c.graph.destroy(); c.graph = null; }
+    // The plot waits for the feed's history: a duration window's plot
+    // needs to know how many points the window holds.
+    c.plotDue = true;
+    markDirty(c);
+    layoutChanged();
+  }
+
+  function layoutChanged() {
+    writeLayout();
+    el.none.hidden = charts.length > 0;
+    el.add.disabled = charts.length >= MAX_CHARTS;
+  }
+
+  // A new chart: the first series not shown yet, the last chart's window.
+  function onAddChart() {
+    const shown = new Set(charts.map((c) => c.series));
+    const series = seriesNames.find((n) => !shown.has(n)) ||
+      (charts.length ? charts[charts.length - 1].series : "default");
+    const win = charts.length ? charts[charts.length - 1].win :
+      parseWindow("5");
+    addChart({ series, win }).ui.series.focus();
+  }
+
+  /* ---------------------------------------------------- statistics */
+
+  // The figures of a chart's window, from the points the feed holds:
+  // {rows, average, count, min, max, scanned, partial}.  `rows` feed
+  // dygraphs as [Date, value, average].
+  function view(c) {
+    const pts = c.feed.points;
+    if (c.win.seconds) return timeWindow(pts, c.win.seconds, c.feed);
+    const rows = pts.map((p) => [new Date(p.ts * 1000), p.v, p.a]);
+    const last = pts[pts.length - 1];
+    const from = Math.max(0, pts.length - c.win.points);
+    const mm = minMax(pts, from);
+    // The server computes the average and count over the whole window;
+    // min and max come from the points held, which may be fewer.
+    return Object.assign({ rows, average: last ? last.a : null,
+      count: last ? last.c : null, scanned: pts.length - from,
+      partial: last ? last.c > pts.length - from : false }, mm);
+  }
+
+  function minMax(pts, from) {
+    let min = Infinity, max = -Infinity;
+    for (let i = from; i < pts.length; i++) {
+      if (pts[i].v < min) min = pts[i].v;
+      if (pts[i].v > max) max = pts[i].v;
+    }
+    return from < pts.length ? { min, max } : { min: null, max: null };
+  }
+
+  // A duration window, computed here because the server's /stream takes
+  // only window_size=N today.  The window ending at a point holds the
+  // points whose timestamps lie less than `seconds` before it, as GET
+  // /average?window= counts them, so both agree while the page holds
+  // every point of the span.  One pass with a running sum; the current
+  // window's figures are summed afresh so no rounding carries over.
+  function timeWindow(pts, seconds, f) {
+    const rows = new Array(pts.length);
+    let lo = 0, sum = 0;
+    for (let i = 0; i < pts.length; i++) {
+      sum += pts[i].v;
+      const start = pts[i].ts - seconds;
+      while (pts[lo].ts <= start) sum -= pts[lo++].v;
+      rows[i] = [new Date(pts[i].ts * 1000), pts[i].v, sum / (i - lo + 1)];
+    }
+    if (!pts.length) return { rows, average: null, count: null, min: null,
+      max: null, scanned: 0, partial: false };
+    let exact = 0;
+    for (let i = lo; i < pts.length; i++) exact += pts[i].v;
+    const count = pts.length - lo;
+    // The span reaches past the oldest point held, and the server has (or
+    // had) older ones: the figures cover only part of the window.
+    const partial = lo === 0 &&
+      pts[0].ts > pts[pts.length - 1].ts - seconds &&
+      (f.trimmed || (seriesCounts.get(f.series) || 0) > pts.length);
+    return Object.assign({ rows, average: exact / count, count,
+      scanned: count, partial }, minMax(pts, lo));
+  }
+
+  function showStats(c, v) {
+    const set = (name, x, text) => {
+      const dd = c.ui.stat[name];
+      dd.textContent = text !== undefined ? text : fmt(x);
+      // Full precision for tests and for a hover.
+      dd.dataset.value = x === null || x === undefined ? "" : String(x);
+      dd.title = dd.dataset.value;
+    };
+    const last = c.feed.points[c.feed.points.length - 1];
+    set("average", v.average);
+    set("count", v.count, v.count === null ? "–" : String(v.count));
+    set("min", v.min);
+    set("max", v.max);
+    set("rate", c.feed.rate, c.feed.rate === null ? "–" :
+      c.feed.rate.toFixed(c.feed.rate < 10 ? 1 : 0));
+    set("last", last ? last.v : null);
+    c.windowCount = v.count || 0;
+    showNote(c, v);
+  }
+
+  function showNote(c, v) {
+    const f = c.feed;
+    const notes = [];
+    if (f.error) notes.push("Server refused this subscription: " + f.error);
+    else if (!f.live) notes.push("Waiting for the server…");
+    if (v.partial) {
+      notes.push(c.win.seconds ?
+        "The page holds only the newest " + f.points.length + " points; " +
+        "the figures cover the part of the window they span." :
+        "Min and max cover the newest " + v.scanned + " points held; " +
+        "average and count cover the whole window.");
+    }
+    if (f.dropped > 0)
+      notes.push(f.dropped + " update(s) dropped by the server because " +
+        "this page fell behind.");
+    showError(c.ui.note, notes.join(" "));
+  }
+
+  /* ---------------------------------------------------- drawing */
+
+  const dirty = new Set();
+  let frameQueued = false;
+
+  function markDirty(c) {
+    dirty.add(c);
+    if (frameQueued) return;
+    frameQueued = true;
+    requestAnimationFrame(frame);
+  }
+
+  // One frame draws every chart that changed since the last one.  A
+  // chart whose last draw was slow waits a few frames, so several busy
+  // charts cannot take every frame between them.
+  function frame(now) {
+    frameQueued = false;
+    for (const c of Array.from(dirty)) {
+      if (now - c.lastDraw < c.drawCost * DRAW_COST_FACTOR) continue;
+      dirty.delete(c);
+      const t0 = performance.now();
+      draw(c);
+      c.drawCost = performance.now() - t0;
+      c.lastDraw = now;
+      c.draws++;
+    }
+    if (dirty.size && !frameQueued) {
+      frameQueued = true;
+      requestAnimationFrame(frame);
+    }
+  }
+
+  function draw(c) {
+    const v = view(c);
+    showStats(c, v);
+    updatePlotLink(c);
+    c.ui.node.dataset.points = String(c.feed.points.length);
+    if (c.plotDue && c.feed.live) {
+      c.plotDue = false;
+      refreshPlot(c);
+    }
+    if (typeof Dygraph === "undefined") return;   // reported by init()
+    if (v.rows.length === 0) {
+      // dygraphs refuses an empty data set: show the placeholder instead.
+      if (c.graph) { c.graph.destroy(); c.graph = null; }
+      c.ui.chart.replaceChildren(placeholder());
+      return;
+    }
+    if (!c.graph) {
+      c.ui.chart.replaceChildren();
+      c.graph = new Dygraph(c.ui.chart, v.rows, Object.assign({
         labels: ["time", "value", "average"],
-        labelsDiv: el.legend,
+        labelsDiv: c.ui.legend,
         legend: "always",
         labelsUTC: true,
         strokeWidth: 1.5,
         series: { value: { strokeWidth: 1 } },
         axes: {
-          x: { axisLabelFormatter: timeLabel, axisLabelWidth: 72 },
+          x: { axisLabelFormatter: timeLabel, axisLabelWidth: 88 },
           y: { axisLabelWidth: 56 },
         },
       }, themeOptions()));
     } else {
-      state.graph.updateOptions({ file: data });
+      c.graph.updateOptions({ file: v.rows });
     }
   }
 
@@ -337,114 +735,95 @@
 
   /* ---------------------------------------------------- SVG plot */
 
-  function plotUrl() {
-    return "/plot?" + query({ series: state.series,
-      window_size: state.windowSize, points: PLOT_POINTS });
+  // /plot takes window_size only.  For a duration window it gets the
+  // number of points that window holds now, the nearest it can draw.
+  function plotUrl(c) {
+    const n = c.win.points || Math.max(1, c.windowCount);
+    return "/plot?" + query({ series: c.series, window_size: n,
+      points: PLOT_POINTS });
   }
 
-  function updatePlotLink() {
-    el.svgLink.href = plotUrl();
-    el.svgLink.download = "streamavg-" + state.series + "-w" +
-      state.windowSize + ".svg";
+  function updatePlotLink(c) {
+    const url = plotUrl(c);
+    if (c.ui.svgLink.getAttribute("href") === url) return;
+    c.ui.svgLink.href = url;
+    c.ui.svgLink.download = "streamavg-" + c.series + "-" + c.win.text +
+      ".svg";
   }
 
   // fetch() rather than setting img.src, so that a fresh copy is asked
   // for without adding unknown query parameters, and a server error can
   // be shown as text.
-  async function refreshPlot() {
-    el.svgStatus.textContent = "drawing…";
-    el.svgRefresh.disabled = true;
+  async function refreshPlot(c) {
+    updatePlotLink(c);
+    c.ui.svgStatus.textContent = "drawing…";
+    c.ui.svgRefresh.disabled = true;
     try {
-      const resp = await fetchWithTimeout(plotUrl(), { cache: "no-store" });
+      const resp = await fetchWithTimeout(plotUrl(c), { cache: "no-store" });
       if (!resp.ok) throw new Error(await errorText(resp));
       const blob = await resp.blob();
-      if (state.svgUrl) URL.revokeObjectURL(state.svgUrl);
-      state.svgUrl = URL.createObjectURL(blob);
-      el.svgImg.src = state.svgUrl;
-      el.svgImg.hidden = false;
-      state.plotFailed = false;
-      el.svgStatus.textContent = "drawn at " +
+      if (c.svgUrl) URL.revokeObjectURL(c.svgUrl);
+      c.svgUrl = URL.createObjectURL(blob);
+      c.ui.svgImg.src = c.svgUrl;
+      c.ui.svgImg.hidden = false;
+      c.ui.svgStatus.textContent = "drawn at " +
         new Date().toLocaleTimeString();
     } catch (e) {
-      state.plotFailed = true;
-      el.svgStatus.textContent = "plot failed: " +
+      c.ui.svgStatus.textContent = "plot failed: " +
         (e.name === "AbortError" ? "timed out" : e.message);
     } finally {
-      el.svgRefresh.disabled = false;
+      c.ui.svgRefresh.disabled = false;
     }
   }
 
-  /* ---------------------------------------------------- controls */
+  /* ---------------------------------------------------- start */
 
-  function readWindowSize() {
-    const n = Number(el.win.value);
-    const ok = Number.isInteger(n) && n >= 1;
-    el.win.setAttribute("aria-invalid", ok ? "false" : "true");
-    return ok ? n : null;
+  // Once a second: sample each feed's rate, and redraw the figures of a
+  // quiet feed, whose rate falls and whose partial note may change.
+  function tick() {
+    const now = performance.now();
+    for (const f of feeds.values()) {
+      sampleRate(f, now);
+      feedChanged(f);
+    }
   }
 
-  // Follow a new series or window size: new stream, empty chart, new plot.
-  function apply(force) {
-    const n = readWindowSize();
-    if (n === null) {
-      showError("The window size must be a whole number of at least 1.");
-      return;
-    }
-    const series = el.series.value || state.series;
-    if (series === state.series && n === state.windowSize && state.ws &&
-        force !== true)
-      return;
-    state.series = series;
-    state.windowSize = n;
-    state.data = [];
-    state.dropped = 0;
-    state.attempt = 0;
-    state.lastError = "";
-    el.dropped.hidden = true;
-    showError("");
-    updateStats(null);
-    scheduleDraw();
-    // Keep the choice in the address, so a reload or a shared link shows it.
-    history.replaceState(null, "", "?" + query({ series, window_size: n }));
-    updatePlotLink();
-    refreshPlot();
-    disconnect();
-    connect();
+  // A read-only view for the browser tests and the console.
+  function debugView() {
+    return {
+      conn: { state: el.conn.dataset.state, attempt: conn.attempt },
+      charts: charts.map((c) => ({
+        series: c.series, window: c.win.text, draws: c.draws,
+        held: c.feed.points.length, live: c.feed.live,
+        timestamps: c.feed.points.map((p) => p.ts),
+      })),
+    };
   }
 
   function init() {
     if (typeof Dygraph === "undefined") {
-      showError("The chart library did not load (/dygraphs/dygraph.min.js).");
+      showError(el.error,
+        "The chart library did not load (/dygraphs/dygraph.min.js).");
     }
-    const params = new URLSearchParams(location.search);
-    if (params.get("series")) {
-      state.series = params.get("series");
-      state.userChose = true;
-    }
-    const n = Number(params.get("window_size"));
-    if (Number.isInteger(n) && n >= 1) state.windowSize = n;
-    el.win.value = state.windowSize;
-    fillSeries([]);
+    const specs = readLayout();
+    if (specs.length) specs.forEach((s) => addChart(s, false));
+    else addChart({ series: "default", win: parseWindow("5") }, true);
 
-    el.series.addEventListener("change", () => {
-      state.userChose = true;
-      apply();
-    });
-    el.win.addEventListener("change", () => apply());
-    el.form.addEventListener("submit", (ev) => { ev.preventDefault(); apply(); });
-    el.svgRefresh.addEventListener("click", refreshPlot);
-
+    el.add.addEventListener("click", onAddChart);
     // Back online: skip the rest of the backoff wait.
     window.addEventListener("online", () => {
-      if (!state.ws) { state.attempt = 0; connect(); }
+      if (!conn.ws) { conn.attempt = 0; connect(); }
     });
     matchMedia("(prefers-color-scheme: dark)").addEventListener("change",
-      () => { if (state.graph) state.graph.updateOptions(themeOptions()); });
+      () => {
+        for (const c of charts)
+          if (c.graph) c.graph.updateOptions(themeOptions());
+      });
+    window.streamavgDebug = debugView;
 
-    updatePlotLink();
-    refreshPlot();
     refreshSeries();
     setInterval(refreshSeries, SERIES_REFRESH_MS);
+    setInterval(tick, TICK_MS);
     connect();
   }
 
