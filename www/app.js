@@ -24,6 +24,8 @@
   const BACKOFF_MAX_MS = 15000;
   const DRAW_COST_FACTOR = 4;       // a chart redraws at most every 4x
                                     // the time its last draw took
+  const FRAME_BUDGET_MS = 10;       // drawing stops for this frame past it
+  const RESYNC_MS = 5000;           // history asked again at most this often
   const PLOT_POINTS = 300;
   const NAME_RE = /^[A-Za-z0-9._:-]{1,255}$/;
   // The units the server's window=DURATION takes, with its scale factors,
@@ -254,8 +256,11 @@
       feedChanged(f);
       showConnState();
     } else if (msg.type === "average" && f && f.live) {
-      if (msg.dropped > 0) f.dropped += msg.dropped;
       appendPoint(f, toPoint(msg));
+      if (msg.dropped > 0) {
+        f.dropped += msg.dropped;
+        resync(f);
+      }
       f.received++;
       feedChanged(f);
     }
@@ -286,7 +291,7 @@
     if (!f) {
       f = { key, series, n, points: [], charts: new Set(), live: false,
         error: "", dropped: 0, trimmed: false, received: 0, samples: [],
-        rate: null };
+        rate: null, resyncAt: -Infinity };
       feeds.set(key, f);
       subscribeFeed(f);
       showConnState();
@@ -343,12 +348,24 @@
 
   function appendPoint(f, p) {
     const pts = f.points;
-    // Time never runs backwards within one server's series; if it does
-    // here, the server restarted and its producer replays older times,
-    // and the points held past them belong to the old run.
-    while (pts.length && before(p, pts[pts.length - 1])) pts.pop();
+    // A live point older than the newest held is a stale one, queued
+    // before a resync's history overtook it (replies are sent first).
+    if (pts.length && before(p, pts[pts.length - 1])) return;
     pts.push(p);
     trimFeed(f);
+  }
+
+  // The server dropped averages because the page fell behind: the chart
+  // has a hole.  Subscribing again brings the recent history, which
+  // mergeHistory() folds in, filling the hole while the server still has
+  // those points.  At most once per RESYNC_MS, so a page that cannot keep
+  // up does not ask for history on every message.
+  function resync(f) {
+    const now = performance.now();
+    if (now - f.resyncAt < RESYNC_MS) return;
+    f.resyncAt = now;
+    send({ unsubscribe: { series: f.series, window_size: f.n } });
+    subscribeFeed(f);
   }
 
   function trimFeed(f) {
@@ -632,7 +649,7 @@
     }
     if (f.dropped > 0)
       notes.push(f.dropped + " update(s) dropped by the server because " +
-        "this page fell behind.");
+        "this page fell behind; the chart was filled in from its history.");
     showError(c.ui.note, notes.join(" "));
   }
 
@@ -648,12 +665,17 @@
     requestAnimationFrame(frame);
   }
 
-  // One frame draws every chart that changed since the last one.  A
-  // chart whose last draw was slow waits a few frames, so several busy
-  // charts cannot take every frame between them.
+  // One frame draws the charts that changed since the last one, oldest
+  // change first, until FRAME_BUDGET_MS is spent; the rest wait for the
+  // next frame, so several busy charts never make one long frame.  A
+  // chart whose last draw was slow also waits a few frames, so that it
+  // cannot take every frame.  A drawn chart goes to the back of the
+  // queue when it changes again.
   function frame(now) {
     frameQueued = false;
+    const start = performance.now();
     for (const c of Array.from(dirty)) {
+      if (performance.now() - start > FRAME_BUDGET_MS) break;
       if (now - c.lastDraw < c.drawCost * DRAW_COST_FACTOR) continue;
       dirty.delete(c);
       const t0 = performance.now();
@@ -794,6 +816,7 @@
       conn: { state: el.conn.dataset.state, attempt: conn.attempt },
       charts: charts.map((c) => ({
         series: c.series, window: c.win.text, draws: c.draws,
+        drawMs: Math.round(c.drawCost * 10) / 10,
         held: c.feed.points.length, live: c.feed.live,
         timestamps: c.feed.points.map((p) => p.ts),
       })),

@@ -77,6 +77,30 @@ describe("dashboard", { skip: skip || false }, () => {
       await page.context().close();
     });
 
+  test("holds a bounded number of points and batches its redraws",
+    async () => {
+      const page = await openPage(browser, server.base +
+        "/?chart=fast,20&chart=fast,1s");
+      await liveState(page);
+      // 3,600 points, 100 at a time: more than a chart keeps (3,000).
+      for (let i = 0; i < 36; i++) {
+        await server.ingest("fast", makePoints(T0, 100, 0.01, i * 100));
+        await new Promise((r) => setTimeout(r, 40));
+      }
+      const v = await waitFor(async () => {
+        const d = await debugView(page);
+        const last = d.charts[0].timestamps.at(-1);
+        return last === makePoints(T0, 1, 0.01, 3599)[0].timestamp && d;
+      }, "the last point");
+      for (const c of v.charts) {
+        assert.ok(c.held >= 3000 && c.held <= 3300, "held " + c.held);
+        // Far fewer redraws than the 3,600 messages: one per frame at most.
+        assert.ok(c.draws < 600, "draws " + c.draws);
+      }
+      assert.deepEqual(page.problems, []);
+      await page.context().close();
+    });
+
   test("keeps its layout in the address", async () => {
     const page = await openPage(browser, server.base + "/?chart=web.load,10");
     await liveState(page);
