@@ -221,6 +221,8 @@
 
   function subscribeFeed(f) {
     f.live = false;
+    // Held points may be followed by a hole; mergeHistory() decides.
+    f.resuming = f.points.length > 0;
     if (send({ subscribe: { series: f.series, window_size: f.n } }))
       conn.pending.push(f.key);
   }
@@ -291,7 +293,7 @@
     if (!f) {
       f = { key, series, n, points: [], charts: new Set(), live: false,
         error: "", dropped: 0, trimmed: false, received: 0, samples: [],
-        rate: null, resyncAt: -Infinity };
+        rate: null, resyncAt: -Infinity, resuming: false };
       feeds.set(key, f);
       subscribeFeed(f);
       showConnState();
@@ -338,10 +340,15 @@
   // offsets, once the server sends them, make the seam exact.
   function mergeHistory(f, rows) {
     const fresh = rows.map(toPoint);
-    if (!fresh.length) return;
+    if (!fresh.length) return;      // the hole, if any, is marked later
     const first = fresh[0];
     let keep = 0;
     while (keep < f.points.length && before(f.points[keep], first)) keep++;
+    // The history starts after everything held on a resume: the server
+    // restarted or more points came than its backlog, so a hole lies
+    // between.
+    if (f.resuming && keep === f.points.length) first.gap = true;
+    f.resuming = false;
     f.points = f.points.slice(0, keep).concat(fresh);
     trimFeed(f);
   }
@@ -351,6 +358,9 @@
     // A live point older than the newest held is a stale one, queued
     // before a resync's history overtook it (replies are sent first).
     if (pts.length && before(p, pts[pts.length - 1])) return;
+    // The first point after a resume whose history was empty.
+    if (f.resuming) p.gap = true;
+    f.resuming = false;
     pts.push(p);
     trimFeed(f);
   }
@@ -566,15 +576,32 @@
   function view(c) {
     const pts = c.feed.points;
     if (c.win.seconds) return timeWindow(pts, c.win.seconds, c.feed);
-    const rows = pts.map((p) => [new Date(p.ts * 1000), p.v, p.a]);
+    const rows = chartRows(pts, (p) => p.a);
     const last = pts[pts.length - 1];
-    const from = Math.max(0, pts.length - c.win.points);
+    // The server's count says how many points its window holds: fewer
+    // than N while a series is young or after a restart.
+    const span = last && typeof last.c === "number" ?
+      Math.min(c.win.points, last.c) : c.win.points;
+    const from = Math.max(0, pts.length - span);
     const mm = minMax(pts, from);
     // The server computes the average and count over the whole window;
     // min and max come from the points held, which may be fewer.
     return Object.assign({ rows, average: last ? last.a : null,
       count: last ? last.c : null, scanned: pts.length - from,
       partial: last ? last.c > pts.length - from : false }, mm);
+  }
+
+  // dygraphs rows [Date, value, average].  Before a point that follows a
+  // hole (see mergeHistory) a row of nulls breaks both lines, so the
+  // chart does not draw a straight line across data nobody has.
+  function chartRows(pts, averageOf) {
+    const rows = [];
+    pts.forEach((p, i) => {
+      if (p.gap && i > 0)
+        rows.push([new Date((pts[i - 1].ts + p.ts) * 500), null, null]);
+      rows.push([new Date(p.ts * 1000), p.v, averageOf(p, i)]);
+    });
+    return rows;
   }
 
   function minMax(pts, from) {
@@ -593,14 +620,15 @@
   // every point of the span.  One pass with a running sum; the current
   // window's figures are summed afresh so no rounding carries over.
   function timeWindow(pts, seconds, f) {
-    const rows = new Array(pts.length);
+    const avg = new Array(pts.length);
     let lo = 0, sum = 0;
     for (let i = 0; i < pts.length; i++) {
       sum += pts[i].v;
       const start = pts[i].ts - seconds;
       while (pts[lo].ts <= start) sum -= pts[lo++].v;
-      rows[i] = [new Date(pts[i].ts * 1000), pts[i].v, sum / (i - lo + 1)];
+      avg[i] = sum / (i - lo + 1);
     }
+    const rows = chartRows(pts, (p, i) => avg[i]);
     if (!pts.length) return { rows, average: null, count: null, min: null,
       max: null, scanned: 0, partial: false };
     let exact = 0;
@@ -818,6 +846,7 @@
         series: c.series, window: c.win.text, draws: c.draws,
         drawMs: Math.round(c.drawCost * 10) / 10,
         held: c.feed.points.length, live: c.feed.live,
+        holes: c.feed.points.filter((p) => p.gap).length,
         timestamps: c.feed.points.map((p) => p.ts),
       })),
     };

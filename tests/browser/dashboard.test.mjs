@@ -165,6 +165,7 @@ describe("dashboard", { skip: skip || false }, () => {
         await liveState(page);
         const v = await heldIs(page, 0, 50);
         assert.deepEqual(v.charts[0].timestamps, all.map((p) => p.timestamp));
+        assert.equal(v.charts[0].holes, 0);
         await page.context().close();
       } finally {
         await relay.close();
@@ -190,6 +191,8 @@ describe("dashboard", { skip: skip || false }, () => {
     const ts = v.charts[0].timestamps;
     assert.deepEqual(ts.slice(-5), fresh.map((p) => p.timestamp));
     assert.equal(new Set(ts).size, ts.length);
+    // The points the restart lost are a break in the lines.
+    assert.equal(v.charts[0].holes, 1);
     await screenshot(page, "dashboard-after-restart.png");
     await page.context().close();
   });
