@@ -26,7 +26,8 @@ UNIT     := $(wildcard tests/unit/test_*.c)
 # asks dpkg first and calls apt-get only for what is missing.
 DEB_BUILD := build-essential pkg-config libwebsockets-dev libjson-c-dev
 DEB_RUN   := gnuplot-nox libjs-dygraphs
-DEB_TEST  := libcmocka-dev python3 python3-websocket curl
+DEB_TEST  := libcmocka-dev python3 python3-websocket curl python3-numpy \
+             python3-pandas
 STAMP     := build/.deps
 
 .PHONY: all run test unit e2e asan clean install deps check-deps

@@ -15,17 +15,10 @@
 
 #include <cmocka.h>
 
+#include "xorshift.h"
+
 #include "window.h"
 
-static uint64_t rng_state = 88172645463325252ULL;
-
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
 
 static double rnd_value(void)
 {
