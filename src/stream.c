@@ -14,8 +14,9 @@
  * appended when it was made, which only grows.  A client that subscribes
  * again with "resume_from": OFFSET gets the points it missed from the
  * retained history, or "recovered": false and a fresh start when they are
- * no longer all retained (or are more than stream.backlog).  The
- * encoded message is reference-counted and queued on each subscriber's
+ * no longer all retained (or are more than stream.backlog).
+ *
+ * An encoded message is reference-counted and queued on each subscriber's
  * connection; lws writes one message per WRITEABLE.
  *
  * A slow reader: each connection queues at most stream.queue_max live
