@@ -28,10 +28,12 @@ UNIT     := $(wildcard tests/unit/test_*.c)
 # asks dpkg first and calls apt-get only for what is missing.
 DEB_BUILD := build-essential pkg-config libwebsockets-dev libjson-c-dev
 DEB_RUN   := gnuplot-nox libjs-dygraphs
-DEB_TEST  := libcmocka-dev python3 python3-websocket curl
+DEB_TEST  := libcmocka-dev python3 python3-websocket curl python3-numpy \
+             python3-pandas
 STAMP     := build/.deps
 
-.PHONY: all run test unit e2e browser asan clean install deps check-deps
+.PHONY: all run test unit e2e browser asan accuracy clean install deps \
+        check-deps
 
 all: build/streamavg
 
@@ -106,8 +108,16 @@ build/asan/streamavg: $(STAMP) $(SRC) $(HDR)
 UNIT_BIN := $(patsubst tests/unit/%.c,build/test/%,$(UNIT))
 ASAN_BIN := $(patsubst tests/unit/%.c,build/asan/test/%,$(UNIT))
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) build/accuracy
 	@for t in $(UNIT_BIN); do echo "== $$t"; $$t || exit 1; done
+	build/accuracy 3000000 30
+
+# The mean over a long adversarial stream against an exact sum (see
+# bench/accuracy.c); make test runs 3e6 points, this 1e8 (about a minute).
+build/accuracy: bench/accuracy.c src/window.c include/window.h $(STAMP)
+	$(CC) -O2 -g $(BASEFLAGS) -Werror -o $@ bench/accuracy.c src/window.c -lm
+accuracy: build/accuracy
+	build/accuracy 100000000 200
 
 e2e: build/strict/streamavg
 	STREAMAVG_BIN=build/strict/streamavg $(PY) tests/e2e/run.py

@@ -37,7 +37,11 @@ struct config {
     struct {
         int history;
         int max_series;
+        int max_future;     /* seconds a timestamp may lead the clock */
     } series;
+    struct {
+        int exact_max;      /* largest window with percentiles and ewma */
+    } stats;
     struct {
         int queue_max;
         int backlog;

@@ -19,4 +19,10 @@ int param_uint(const char *name, const char *text, long min, long max,
 int param_duration(const char *name, const char *text, double max_seconds,
                    double *seconds, char *err, size_t errlen);
 
+/* The ewma's half-life: a duration (30s: time-based) or a whole number
+ * of points (20: points-based), at most max_points.  Returns 0 with one
+ * of *seconds and *points set and the other 0, or -1 with err. */
+int param_halflife(const char *text, long max_points, double *seconds,
+                   size_t *points, char *err, size_t errlen);
+
 #endif

@@ -72,6 +72,19 @@ int server_query_arg(struct lws *wsi, const char *name, char *buf,
 struct series *http_query_series(struct http_pss *pss, char *name,
                                  size_t len);
 
+/* The window of the request: window_size=N (points) or window=DURATION.
+ * Exactly one must be given.  Fills *points or *seconds (the other 0).
+ * Returns 0, or -1 after answering 400. */
+int http_query_window(struct http_pss *pss, long *points, double *seconds);
+
+/* GET /stats (http_stats.c).  http_stats_fields adds to o the fields of r
+ * whose bits are set in mask (see stats.h), non-finite ones as null. */
+struct json_object;
+struct stats_result;
+void http_stats_request(struct http_pss *pss);
+void http_stats_fields(struct json_object *o, const struct stats_result *r,
+                       unsigned mask);
+
 /* /plot (http_plot.c): start or join a plot for this request; collect the
  * finished ones (on LWS_CALLBACK_EVENT_WAIT_CANCELLED); detach a request
  * whose connection closed; free what is left at shutdown. */

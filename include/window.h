@@ -4,7 +4,8 @@
  * A window ring keeps the newest `capacity` points of one series in arrival
  * order and answers sums, minima and maxima over any run of them in
  * O(log n): points are grouped in blocks of WINDOW_BLOCK, and a binary tree
- * over the blocks keeps each block range's aggregate, recomputed from its
+ * over the blocks keeps each block range's aggregate (count, sum, min, max
+ * and the sum of squared deviations from the mean), recomputed from its
  * children on every change rather than by subtracting what left, so error
  * never builds up over a long stream.  Sums are carried as double-double
  * pairs, and an average is clamped into [min, max] of its points, so a
@@ -30,6 +31,7 @@ struct window_agg {
     double sum_lo;
     double min;
     double max;
+    double m2;          /* sum of squared deviations from the mean */
 };
 
 struct window_ring {
@@ -38,7 +40,7 @@ struct window_ring {
     struct window_agg *tree;    /* 2 * nblocks_pow2 nodes, 1-based heap */
     size_t cap;         /* slots allocated now (a multiple of WINDOW_BLOCK) */
     size_t max_cap;     /* the configured history */
-    size_t tree_leaves; /* power of two >= cap / WINDOW_BLOCK */
+    size_t tree_leaves; /* cap / WINDOW_BLOCK: one leaf per block */
     size_t head;        /* physical slot of the oldest point */
     size_t len;         /* points retained */
     uint64_t total;     /* points ever pushed */
@@ -77,6 +79,17 @@ double window_value_at(const struct window_ring *w, size_t i);
 /* The average of an aggregate: the sum over the count, clamped into the
  * range of the points; 0 when count is 0 (callers report null then). */
 double window_agg_mean(const struct window_agg *a);
+
+/* The variance of an aggregate's points: m2 / (count - ddof), 0 for a
+ * constant window; NaN when count <= ddof, or when the squares overflow
+ * (values beyond about 1e154). */
+double window_agg_variance(const struct window_agg *a, int ddof);
+
+/* Logical index of the oldest point of a window ending at logical index
+ * `last`: the newest `points` points when points > 0, else the points
+ * whose timestamps lie less than `seconds` before the one at `last`. */
+size_t window_first_of(const struct window_ring *w, size_t last,
+                       size_t points, double seconds);
 
 /* Bytes a ring holds now, for the memory figures in /metrics. */
 size_t window_bytes(const struct window_ring *w);

@@ -19,8 +19,18 @@ int app_accept_point(struct app *app, enum source src, const char *name,
                      size_t len, double ts, double value, char *err,
                      size_t errlen)
 {
-    struct series *s = store_intern(app->store, name, len, err, errlen);
+    int future = app->cfg.series.max_future;
+    struct series *s;
 
+    /* See README, "Timestamps": one point from the far future would raise
+     * every later point of its series to its timestamp. */
+    if (future > 0 && ts > app_now() + future) {
+        snprintf(err, errlen, "the timestamp is more than %d seconds ahead "
+                 "of the server's clock (series.max_future)", future);
+        app->m.points_rejected[src]++;
+        return -1;
+    }
+    s = store_intern(app->store, name, len, err, errlen);
     if (!s || series_append(s, ts, value) < 0) {
         if (s)
             snprintf(err, errlen, "out of memory storing a point");

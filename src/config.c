@@ -47,6 +47,8 @@ static const struct key keys[] = {
     K("series.history", KEY_INT, series.history, 1, 100000000, "100000"),
     K("series.max_series", KEY_INT, series.max_series, 1, 10000000,
       "10000"),
+    K("series.max_future", KEY_INT, series.max_future, 0, 315360000, "600"),
+    K("stats.exact_max", KEY_INT, stats.exact_max, 1, 100000000, "1000000"),
     K("stream.queue_max", KEY_INT, stream.queue_max, 1, 1000000, "256"),
     K("stream.backlog", KEY_INT, stream.backlog, 0, 100000, "300"),
     K("stream.max_message", KEY_INT, stream.max_message, 64, 1 << 24,

@@ -219,10 +219,7 @@ struct series *http_query_series(struct http_pss *pss, char *name,
     return s;
 }
 
-/* The window of the request: window_size=N (points) or window=DURATION.
- * Exactly one must be given.  Fills *points or *seconds (the other 0).
- * Returns 0, or -1 after answering 400. */
-static int query_window(struct http_pss *pss, long *points, double *seconds)
+int http_query_window(struct http_pss *pss, long *points, double *seconds)
 {
     long history = (long)store_history(pss->app->store);
     char n[64], d[64], err[200];
@@ -266,7 +263,7 @@ static void get_average(struct http_pss *pss)
     long points;
 
     s = http_query_series(pss, name, sizeof(name));
-    if (!s || query_window(pss, &points, &seconds) < 0)
+    if (!s || http_query_window(pss, &points, &seconds) < 0)
         return;
 
     o = json_object_new_object();
@@ -690,7 +687,7 @@ static void route(struct http_pss *pss, const char *path)
     } gets[] = {
         {"/average", get_average}, {"/series", get_series},
         {"/health", get_health},   {"/metrics", get_metrics},
-        {"/plot", http_plot_request},
+        {"/plot", http_plot_request},     {"/stats", http_stats_request},
     };
     size_t i;
 
@@ -718,8 +715,8 @@ static void route(struct http_pss *pss, const char *path)
         return;
     }
     http_answer_error(pss, 404, "no such endpoint; see the README for "
-                      "/average, /plot, /series, /health, /metrics, "
-                      "/ingest and /stream");
+                      "/average, /stats, /plot, /series, /health, "
+                      "/metrics, /ingest and /stream");
 }
 
 int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,

@@ -63,15 +63,16 @@ static int query_long(struct http_pss *pss, const char *name, long min,
     return 0;
 }
 
-/* Fill job with the rolling average over the newest `points` points. */
+/* Fill job with the rolling average over the newest `points` points, the
+ * window being `window` points, or `seconds` when window is 0. */
 static void fill_job(struct plot_job *job, const struct window_ring *w,
-                     size_t window, size_t first)
+                     size_t window, double seconds, size_t first)
 {
     size_t i;
 
     for (i = 0; i < job->n; i++) {
         size_t last = first + i;
-        size_t from = last + 1 >= window ? last + 1 - window : 0;
+        size_t from = window_first_of(w, last, window, seconds);
         struct window_agg agg;
 
         window_range(w, from, last, &agg);
@@ -104,8 +105,10 @@ void http_plot_request(struct http_pss *pss)
     struct plot_flight *f;
     struct plot_job *job;
     struct series *s;
-    char name[300], tmp[64], err[200];
+    char name[300], key[sizeof(((struct plot_flight *)0)->key)];
+    char label[32], dur[24], err[200];
     long window, points, width, height;
+    double seconds;
     size_t n, first;
 
     if (!ps) {
@@ -117,15 +120,13 @@ void http_plot_request(struct http_pss *pss)
     if (!s)
         return;
 
-    if (server_query_arg(pss->wsi, "window_size", tmp, sizeof(tmp)) == 0) {
-        snprintf(err, sizeof(err), "window_size is required: a whole number "
-                 "of points from 1 to %zu", store_history(app->store));
-        http_answer_error(pss, 400, err);
+    if (http_query_window(pss, &window, &seconds) < 0)
         return;
-    }
-    if (query_long(pss, "window_size", 1, (long)store_history(app->store), 0,
-                   &window) ||
-        query_long(pss, "points", 1, app->cfg.plot.max_points,
+    if (window)
+        snprintf(label, sizeof(label), "the last %ld points", window);
+    else if (server_query_arg(pss->wsi, "window", dur, sizeof(dur)) > 0)
+        snprintf(label, sizeof(label), "%s", dur);  /* valid: [0-9a-z] */
+    if (query_long(pss, "points", 1, app->cfg.plot.max_points,
                    PLOT_DEFAULT_POINTS, &points) ||
         query_long(pss, "width", 100, 10000, PLOT_DEFAULT_WIDTH, &width) ||
         query_long(pss, "height", 100, 10000, PLOT_DEFAULT_HEIGHT, &height))
@@ -135,10 +136,10 @@ void http_plot_request(struct http_pss *pss)
     first = s->ring.len - n;
 
     /* The same picture of the same data: join the flight in progress. */
-    snprintf(name, sizeof(name), "%s|%ld|%zu|%ld|%ld|%llu", s->name, window,
+    snprintf(key, sizeof(key), "%s|%s|%zu|%ld|%ld|%llu", s->name, label,
              n, width, height, (unsigned long long)s->ring.total);
     for (f = ps->flights; f; f = f->next) {
-        if (!strcmp(f->key, name)) {
+        if (!strcmp(f->key, key)) {
             app->m.plots_coalesced++;
             join_flight(f, pss);
             return;
@@ -153,12 +154,12 @@ void http_plot_request(struct http_pss *pss)
         http_answer_error(pss, 503, "out of memory");
         return;
     }
-    snprintf(f->key, sizeof(f->key), "%s", name);
-    fill_job(job, &s->ring, (size_t)window, first);
+    memcpy(f->key, key, sizeof(key));
+    fill_job(job, &s->ring, (size_t)window, seconds, first);
     job->width = (int)width;
     job->height = (int)height;
-    snprintf(job->title, sizeof(job->title), "%s, average of the last %ld "
-             "points", s->name, window);
+    snprintf(job->title, sizeof(job->title), "%s, average of %s", s->name,
+             label);
     job->user = f;
     f->job = job;
 

@@ -76,3 +76,27 @@ bad:
              "m, h or d (e.g. 500ms, 30s, 5m, 1h)", name);
     return -1;
 }
+
+int param_halflife(const char *text, long max_points, double *seconds,
+                   size_t *points, char *err, size_t errlen)
+{
+    long n;
+
+    *seconds = 0;
+    *points = 0;
+    if (*text && strspn(text, "0123456789") == strlen(text)) {
+        if (param_uint("halflife", text, 1, max_points, &n, err,
+                       errlen) < 0)
+            return -1;
+        *points = (size_t)n;
+        return 0;
+    }
+    if (param_duration("halflife", text, 366 * 86400.0, seconds, err,
+                       errlen) < 0) {
+        snprintf(err, errlen, "halflife must be a duration (e.g. 30s, "
+                 "500ms, 5m) or a whole number of points from 1 to %ld",
+                 max_points);
+        return -1;
+    }
+    return 0;
+}

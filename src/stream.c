@@ -1,10 +1,22 @@
 /*
  * stream.c - WebSocket /stream, subprotocol "streamavg".
  *
- * A subscription is a (series, window) pair.  Subscribers of the same pair
- * share a `watch` hung on the series, so each new point costs one average
- * and one JSON encoding per watched window, however many read it.  The
- * encoded message is reference-counted and queued on each subscriber's
+ * A subscription is a series and a spec: either one window_size (the
+ * seed's form: one "average" message per point) or a set of windows
+ * (points or durations), the figures wanted and an optional interval
+ * (one "stats" message per point, or at most one per interval with the
+ * latest figures, driven by an lws_sul timer on the loop).  Subscribers
+ * with the same series and spec share a `watch` hung on the series, so
+ * each new point costs one computation and one JSON encoding per watch,
+ * however many read it.
+ *
+ * Every pushed message carries "offset", the series' count of points ever
+ * appended when it was made, which only grows.  A client that subscribes
+ * again with "resume_from": OFFSET gets the points it missed from the
+ * retained history, or "recovered": false and a fresh start when they are
+ * no longer all retained (or are more than stream.backlog).
+ *
+ * An encoded message is reference-counted and queued on each subscriber's
  * connection; lws writes one message per WRITEABLE.
  *
  * A slow reader: each connection queues at most stream.queue_max live
@@ -24,11 +36,18 @@
 #include "jsonfmt.h"
 #include "params.h"
 #include "server.h"
+#include "stats.h"
 #include "stream.h"
 
 /* Replies (history, errors) a connection may have waiting; past this a
  * client that sends requests without reading gets no more error replies. */
 #define MAX_REPLIES_QUEUED 16
+/* Windows one subscription may ask for at once. */
+#define MAX_WINDOWS 8
+#define MAX_INTERVAL_MS 3600000
+#define DEFAULT_HALFLIFE_POINTS 10
+/* Figures a subscription without "aggregates" gets. */
+#define DEFAULT_FIELDS 0x1fu        /* count, sum, mean, min, max */
 
 struct msg {
     int refs;
@@ -47,11 +66,35 @@ struct sub {
     struct sub *conn_next;
 };
 
+struct window_spec {
+    size_t points;          /* > 0: the newest N points */
+    double seconds;         /* else: this span before the newest point */
+    char label[24];         /* the duration as the client wrote it */
+};
+
+/* What a subscription asks for; equal specs share a watch. */
+struct spec {
+    int legacy;             /* {"window_size": N} alone: per-point averages */
+    size_t nwin;
+    struct window_spec win[MAX_WINDOWS];
+    unsigned fields;        /* bits of stats.h's field order */
+    int interval_ms;        /* 0: a message per point */
+    double halflife_seconds;
+    size_t halflife_points;
+};
+
 struct watch {
     struct series *series;
-    size_t window;
+    struct spec spec;
+    struct app *app;
     struct sub *subs;
     struct watch *next;
+
+    /* Rate limit: at most one message per interval_ms. */
+    lws_sorted_usec_list_t sul;
+    int timer_armed;
+    int pending;            /* points arrived since the last message */
+    lws_usec_t last_sent;
 };
 
 struct ws_conn {
@@ -167,6 +210,25 @@ static void queue_live(struct ws_conn *c, struct msg *m)
 
 /* ---- averages --------------------------------------------------------- */
 
+/* The offset of the point at logical index i: its number in the series,
+ * counting from 1, which is the series' total when it was appended. */
+static uint64_t offset_at(const struct window_ring *w, size_t i)
+{
+    return w->total - w->len + i + 1;
+}
+
+/* offset, timestamp and value of the point at logical index i. */
+static void raw_fields(struct json_object *o, const struct window_ring *w,
+                       size_t i)
+{
+    json_object_object_add(o, "offset",
+                           json_object_new_int64((int64_t)offset_at(w, i)));
+    json_object_object_add(o, "timestamp",
+                           jsonfmt_number(window_ts_at(w, i)));
+    json_object_object_add(o, "value",
+                           jsonfmt_number(window_value_at(w, i)));
+}
+
 static void point_fields(struct json_object *o, const struct window_ring *w,
                          size_t last, size_t window)
 {
@@ -174,10 +236,7 @@ static void point_fields(struct json_object *o, const struct window_ring *w,
     struct window_agg agg;
 
     window_range(w, from, last, &agg);
-    json_object_object_add(o, "timestamp",
-                           jsonfmt_number(window_ts_at(w, last)));
-    json_object_object_add(o, "value",
-                           jsonfmt_number(window_value_at(w, last)));
+    raw_fields(o, w, last);
     json_object_object_add(o, "average",
                            jsonfmt_number(window_agg_mean(&agg)));
     json_object_object_add(o, "count",
@@ -191,9 +250,99 @@ static struct json_object *head(const char *type, const struct watch *wt)
     json_object_object_add(o, "type", json_object_new_string(type));
     json_object_object_add(o, "series",
                            json_object_new_string(wt->series->name));
-    json_object_object_add(o, "window_size",
-                           json_object_new_int64((int64_t)wt->window));
+    if (wt->spec.legacy)
+        json_object_object_add(o, "window_size", json_object_new_int64(
+                                   (int64_t)wt->spec.win[0].points));
     return o;
+}
+
+/* The figures of each window of a stats watch at the newest point. */
+static struct json_object *stats_message(const struct watch *wt,
+                                         const char *type)
+{
+    const struct window_ring *w = &wt->series->ring;
+    const struct spec *sp = &wt->spec;
+    struct stats_options opt = {sp->halflife_seconds, sp->halflife_points,
+                                (size_t)wt->app->cfg.stats.exact_max};
+    struct json_object *o = head(type, wt), *wins;
+    size_t i;
+
+    if (!(sp->fields & STATS_NEED_COPY))
+        opt.exact_max = 0;
+    if (!w->len) {
+        json_object_object_add(o, "offset", json_object_new_int64(0));
+        return o;
+    }
+    raw_fields(o, w, w->len - 1);
+    wins = json_object_new_array();
+    for (i = 0; i < sp->nwin; i++) {
+        const struct window_spec *ws = &sp->win[i];
+        struct json_object *e = json_object_new_object();
+        struct stats_result r;
+
+        stats_compute(w, window_first_of(w, w->len - 1, ws->points,
+                                         ws->seconds),
+                      w->len - 1, &opt, &r);
+        if (ws->points)
+            json_object_object_add(e, "window_size",
+                    json_object_new_int64((int64_t)ws->points));
+        else
+            json_object_object_add(e, "window",
+                                   json_object_new_string(ws->label));
+        http_stats_fields(e, &r, sp->fields);
+        json_object_array_add(wins, e);
+    }
+    json_object_object_add(o, "windows", wins);
+    return o;
+}
+
+static void send_to_subs(struct watch *wt, struct json_object *o)
+{
+    struct msg *m = msg_from_json(o);
+    struct sub *sb;
+
+    if (!m) {
+        wt->app->m.ws_dropped++;
+        return;
+    }
+    for (sb = wt->subs; sb; sb = sb->watch_next)
+        queue_live(sb->conn, m);
+    msg_unref(m);
+}
+
+static void on_interval(lws_sorted_usec_list_t *sul)
+{
+    struct watch *wt = lws_container_of(sul, struct watch, sul);
+
+    wt->timer_armed = 0;
+    if (!wt->pending)
+        return;
+    wt->pending = 0;
+    wt->last_sent = lws_now_usecs();
+    send_to_subs(wt, stats_message(wt, "stats"));
+}
+
+/* A new point for a stats watch: send now, or leave it to the timer when
+ * the last message went out less than an interval ago. */
+static void publish_stats(struct watch *wt)
+{
+    lws_usec_t now, due;
+
+    if (!wt->spec.interval_ms) {
+        send_to_subs(wt, stats_message(wt, "stats"));
+        return;
+    }
+    wt->pending = 1;
+    if (wt->timer_armed)
+        return;
+    now = lws_now_usecs();
+    due = wt->last_sent + (lws_usec_t)wt->spec.interval_ms * 1000;
+    if (now >= due) {
+        on_interval(&wt->sul);
+        return;
+    }
+    wt->timer_armed = 1;
+    lws_sul_schedule(wt->app->ctx, 0, &wt->sul, on_interval, due - now);
 }
 
 void stream_publish(struct app *app, struct series *s)
@@ -201,60 +350,107 @@ void stream_publish(struct app *app, struct series *s)
     const struct window_ring *w = &s->ring;
     struct watch *wt;
 
+    (void)app;
     for (wt = s->watch; wt; wt = wt->next) {
-        struct json_object *o = head("average", wt);
-        struct msg *m;
-        struct sub *sb;
+        struct json_object *o;
 
-        point_fields(o, w, w->len - 1, wt->window);
-        m = msg_from_json(o);
-        if (!m) {
-            app->m.ws_dropped++;
+        if (!wt->spec.legacy) {
+            publish_stats(wt);
             continue;
         }
-        for (sb = wt->subs; sb; sb = sb->watch_next)
-            queue_live(sb->conn, m);
-        msg_unref(m);
+        o = head("average", wt);
+        point_fields(o, w, w->len - 1, wt->spec.win[0].points);
+        send_to_subs(wt, o);
     }
 }
 
-/* The recent history of a new subscription, oldest first. */
-static struct msg *history(const struct watch *wt, size_t backlog)
+/* The points at logical indexes [from, len) for a history or a resume:
+ * with their window average for a legacy watch, raw otherwise. */
+static struct json_object *points_since(const struct watch *wt, size_t from)
 {
     const struct window_ring *w = &wt->series->ring;
-    struct json_object *o = head("history", wt);
     struct json_object *pts = json_object_new_array();
-    size_t n = w->len < backlog ? w->len : backlog, i;
+    size_t i;
 
-    for (i = w->len - n; i < w->len; i++) {
+    for (i = from; i < w->len; i++) {
         struct json_object *p = json_object_new_object();
 
-        point_fields(p, w, i, wt->window);
+        if (wt->spec.legacy)
+            point_fields(p, w, i, wt->spec.win[0].points);
+        else
+            raw_fields(p, w, i);
         json_object_array_add(pts, p);
     }
-    json_object_object_add(o, "points", pts);
-    return msg_from_json(o);
+    return pts;
+}
+
+/* What a new subscription gets first: the recent history, oldest first,
+ * and for a stats watch a snapshot of the figures now. */
+static void send_start(struct ws_conn *c, const struct watch *wt)
+{
+    const struct window_ring *w = &wt->series->ring;
+    size_t backlog = (size_t)c->app->cfg.stream.backlog;
+    size_t n = w->len < backlog ? w->len : backlog;
+    struct json_object *o = head("history", wt);
+
+    json_object_object_add(o, "points", points_since(wt, w->len - n));
+    queue_reply(c, msg_from_json(o));
+    if (!wt->spec.legacy)
+        queue_reply(c, msg_from_json(stats_message(wt, "snapshot")));
+}
+
+/* A subscription that says the last offset it saw.  The points after it
+ * come back when they are all still retained and no more than the
+ * backlog; otherwise "recovered": false and the usual start. */
+static void send_resume(struct ws_conn *c, const struct watch *wt,
+                        uint64_t seen)
+{
+    const struct window_ring *w = &wt->series->ring;
+    uint64_t oldest = w->total - w->len;    /* offset before the oldest */
+    uint64_t backlog = (uint64_t)c->app->cfg.stream.backlog;
+    struct json_object *o = head("resume", wt);
+    int ok = seen <= w->total && seen >= oldest && w->total - seen <= backlog;
+
+    json_object_object_add(o, "recovered", json_object_new_boolean(ok));
+    json_object_object_add(o, "from", json_object_new_int64((int64_t)seen));
+    json_object_object_add(o, "offset",
+                           json_object_new_int64((int64_t)w->total));
+    if (!ok) {
+        json_object_object_add(o, "retained_from",
+                               json_object_new_int64((int64_t)oldest + 1));
+        queue_reply(c, msg_from_json(o));
+        send_start(c, wt);
+        return;
+    }
+    json_object_object_add(o, "points",
+                           points_since(wt, (size_t)(seen - oldest)));
+    queue_reply(c, msg_from_json(o));
+    if (!wt->spec.legacy)
+        queue_reply(c, msg_from_json(stats_message(wt, "snapshot")));
 }
 
 /* ---- subscriptions ---------------------------------------------------- */
 
 static struct sub *find_sub(struct ws_conn *c, struct series *s,
-                            size_t window)
+                            const struct spec *sp)
 {
     struct sub *sb;
 
     for (sb = c->subs; sb; sb = sb->conn_next)
-        if (sb->watch->series == s && sb->watch->window == window)
+        if (sb->watch->series == s &&
+            !memcmp(&sb->watch->spec, sp, sizeof(*sp)))
             return sb;
     return NULL;
 }
 
-static void subscribe(struct ws_conn *c, struct series *s, size_t window)
+/* resume: 1 with the last offset the client saw in seen, else 0. */
+static void subscribe(struct ws_conn *c, struct series *s,
+                      const struct spec *sp, int resume, uint64_t seen)
 {
     struct watch *wt;
     struct sub *sb;
 
-    if (find_sub(c, s, window)) {
+    if (find_sub(c, s, sp)) {
         reply_error(c, "already subscribed to that series and window");
         return;
     }
@@ -265,7 +461,7 @@ static void subscribe(struct ws_conn *c, struct series *s, size_t window)
     }
 
     for (wt = s->watch; wt; wt = wt->next)
-        if (wt->window == window)
+        if (!memcmp(&wt->spec, sp, sizeof(*sp)))
             break;
     sb = calloc(1, sizeof(*sb));
     if (!sb)
@@ -277,7 +473,8 @@ static void subscribe(struct ws_conn *c, struct series *s, size_t window)
             goto oom;
         }
         wt->series = s;
-        wt->window = window;
+        wt->spec = *sp;
+        wt->app = c->app;
         wt->next = s->watch;
         s->watch = wt;
     }
@@ -290,7 +487,10 @@ static void subscribe(struct ws_conn *c, struct series *s, size_t window)
     c->nsubs++;
     c->app->m.ws_subscriptions++;
 
-    queue_reply(c, history(wt, (size_t)c->app->cfg.stream.backlog));
+    if (resume)
+        send_resume(c, wt, seen);
+    else
+        send_start(c, wt);
     return;
 
 oom:
@@ -323,6 +523,7 @@ static void drop_sub(struct ws_conn *c, struct sub *sb)
             *pw = wt->next;
             break;
         }
+    lws_sul_cancel(&wt->sul);
     free(wt);
 }
 
@@ -345,23 +546,152 @@ static struct series *series_for(struct ws_conn *c, const char *name,
     return s;
 }
 
-/* Read {"series": S, "window_size": N}; "series" defaults to "default".
- * Returns the series (created for a subscribe when missing), or NULL
- * after replying with an error. */
-static struct series *read_pair(struct ws_conn *c, struct json_object *o,
-                                int add, size_t *window)
+/* One window: a whole number of points (JSON number, or digits in the
+ * URL) or a duration string.  Returns 0, or -1 with err. */
+static int read_window(struct json_object *v, long history,
+                       struct window_spec *ws, char *err, size_t errlen)
 {
-    struct json_object *js, *jw;
+    const char *text;
+    int64_t n;
+
+    if (json_object_is_type(v, json_type_int)) {
+        n = json_object_get_int64(v);
+        if (n < 1 || n > history) {
+            snprintf(err, errlen, "a window of points must be a whole "
+                     "number from 1 to %ld", history);
+            return -1;
+        }
+        ws->points = (size_t)n;
+        return 0;
+    }
+    if (!json_object_is_type(v, json_type_string) ||
+        json_object_get_string_len(v) >= (int)sizeof(ws->label)) {
+        snprintf(err, errlen, "a window is a number of points or a "
+                 "duration such as \"30s\" or \"5m\"");
+        return -1;
+    }
+    text = json_object_get_string(v);
+    if (param_duration("window", text, 366 * 86400.0, &ws->seconds, err,
+                       errlen) < 0)
+        return -1;
+    snprintf(ws->label, sizeof(ws->label), "%s", text);
+    return 0;
+}
+
+/* The spec of a subscription object (see the file comment and README).
+ * sp must be zeroed.  Returns 0, or -1 with err. */
+static int read_spec(struct json_object *o, long history, struct spec *sp,
+                     char *err, size_t errlen)
+{
+    struct json_object *v, *ws = NULL, *agg = NULL, *iv = NULL, *hl = NULL;
+    int has_size = json_object_object_get_ex(o, "window_size", &v);
+    size_t i, n;
+
+    json_object_object_get_ex(o, "aggregates", &agg);
+    json_object_object_get_ex(o, "interval_ms", &iv);
+    json_object_object_get_ex(o, "halflife", &hl);
+    if (!json_object_object_get_ex(o, "windows", &ws))
+        json_object_object_get_ex(o, "window", &ws);
+
+    if (has_size + (ws != NULL) != 1) {
+        snprintf(err, errlen, "give one of window_size (points), window "
+                 "(a duration) or windows (a list of either)");
+        return -1;
+    }
+    sp->legacy = has_size && !agg && !iv && !hl;
+    if (has_size) {
+        if (!json_object_is_type(v, json_type_int) ||
+            read_window(v, history, &sp->win[0], err, errlen) < 0) {
+            snprintf(err, errlen, "window_size must be a whole number "
+                     "from 1 to %ld", history);
+            return -1;
+        }
+        sp->nwin = 1;
+    } else if (json_object_is_type(ws, json_type_array)) {
+        n = json_object_array_length(ws);
+        if (n < 1 || n > MAX_WINDOWS) {
+            snprintf(err, errlen, "windows must list 1 to %d windows",
+                     MAX_WINDOWS);
+            return -1;
+        }
+        for (i = 0; i < n; i++)
+            if (read_window(json_object_array_get_idx(ws, i), history,
+                            &sp->win[i], err, errlen) < 0)
+                return -1;
+        sp->nwin = n;
+    } else {
+        if (read_window(ws, history, &sp->win[0], err, errlen) < 0)
+            return -1;
+        sp->nwin = 1;
+    }
+
+    sp->fields = DEFAULT_FIELDS;
+    if (agg) {
+        n = json_object_is_type(agg, json_type_array)
+                ? json_object_array_length(agg) : 0;
+        sp->fields = 0;
+        for (i = 0; i < n; i++) {
+            struct json_object *e = json_object_array_get_idx(agg, i);
+            int f = json_object_is_type(e, json_type_string)
+                        ? stats_field_lookup(json_object_get_string(e),
+                              (size_t)json_object_get_string_len(e))
+                        : -1;
+
+            if (f < 0)
+                break;
+            sp->fields |= 1u << f;
+        }
+        if (!n || i < n) {
+            snprintf(err, errlen, "aggregates must list names from count, "
+                     "sum, mean, min, max, stddev, stddev_sample, p50, p90, "
+                     "p99, ewma");
+            return -1;
+        }
+    }
+    if (iv) {
+        int64_t ms = json_object_get_int64(iv);
+
+        if (!json_object_is_type(iv, json_type_int) ||
+            (ms != 0 && (ms < 10 || ms > MAX_INTERVAL_MS))) {
+            snprintf(err, errlen, "interval_ms must be 0 (every point) or "
+                     "from 10 to %d", MAX_INTERVAL_MS);
+            return -1;
+        }
+        sp->interval_ms = (int)ms;
+    }
+    sp->halflife_points = DEFAULT_HALFLIFE_POINTS;
+    if (hl) {
+        char text[32];
+
+        if (json_object_is_type(hl, json_type_int) ||
+            json_object_is_type(hl, json_type_string))
+            snprintf(text, sizeof(text), "%s", json_object_get_string(hl));
+        else
+            text[0] = '\0';
+        if (param_halflife(text, history, &sp->halflife_seconds,
+                           &sp->halflife_points, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Read {"series": S, ...spec}; "series" defaults to "default".  Returns
+ * the series (created for a subscribe when missing), or NULL after
+ * replying with an error. */
+static struct series *read_pair(struct ws_conn *c, struct json_object *o,
+                                int add, struct spec *sp)
+{
+    struct json_object *js;
     const char *name = "default";
     size_t len = 7;
     long history = (long)store_history(c->app->store);
-    int64_t n;
     struct series *s;
-    char err[160];
+    char err[200];
 
+    memset(sp, 0, sizeof(*sp));
     if (!json_object_is_type(o, json_type_object)) {
         reply_error(c, "a subscription is an object {\"series\": S, "
-                    "\"window_size\": N}");
+                    "\"window_size\": N} (see the README for more)");
         return NULL;
     }
     if (json_object_object_get_ex(o, "series", &js)) {
@@ -372,11 +702,7 @@ static struct series *read_pair(struct ws_conn *c, struct json_object *o,
         name = json_object_get_string(js);
         len = (size_t)json_object_get_string_len(js);
     }
-    if (!json_object_object_get_ex(o, "window_size", &jw) ||
-        !json_object_is_type(jw, json_type_int) ||
-        (n = json_object_get_int64(jw)) < 1 || n > history) {
-        snprintf(err, sizeof(err), "window_size must be a whole number "
-                 "from 1 to %ld", history);
+    if (read_spec(o, history, sp, err, sizeof(err)) < 0) {
         reply_error(c, err);
         return NULL;
     }
@@ -384,16 +710,32 @@ static struct series *read_pair(struct ws_conn *c, struct json_object *o,
             : store_find(c->app->store, name, len);
     if (!s && !add)
         reply_error(c, "not subscribed to that series and window");
-    if (!s)
-        return NULL;
-    *window = (size_t)n;
     return s;
 }
 
-/* Apply fn to one pair or to each pair of an array. */
+/* The "resume_from" of a subscription object: 1 with *seen set, 0 when
+ * absent, -1 after replying with an error. */
+static int read_resume(struct ws_conn *c, struct json_object *o,
+                       uint64_t *seen)
+{
+    struct json_object *v;
+
+    if (!json_object_object_get_ex(o, "resume_from", &v))
+        return 0;
+    if (!json_object_is_type(v, json_type_int) ||
+        json_object_get_int64(v) < 0) {
+        reply_error(c, "resume_from must be the last offset received, a "
+                    "whole number");
+        return -1;
+    }
+    *seen = (uint64_t)json_object_get_int64(v);
+    return 1;
+}
+
+/* Subscribe or unsubscribe one pair or each pair of an array. */
 static void each_pair(struct ws_conn *c, struct json_object *v, int add)
 {
-    size_t i, n = 1, window;
+    size_t i, n = 1;
     int is_array = json_object_is_type(v, json_type_array);
 
     if (is_array)
@@ -401,14 +743,19 @@ static void each_pair(struct ws_conn *c, struct json_object *v, int add)
     for (i = 0; i < n; i++) {
         struct json_object *o = is_array ? json_object_array_get_idx(v, i)
                                          : v;
-        struct series *s = read_pair(c, o, add, &window);
+        struct spec sp;
+        struct series *s = read_pair(c, o, add, &sp);
         struct sub *sb;
+        uint64_t seen = 0;
+        int resume;
 
         if (!s)
             continue;
         if (add) {
-            subscribe(c, s, window);
-        } else if ((sb = find_sub(c, s, window))) {
+            resume = read_resume(c, o, &seen);
+            if (resume >= 0)
+                subscribe(c, s, &sp, resume, seen);
+        } else if ((sb = find_sub(c, s, &sp))) {
             drop_sub(c, sb);
         } else {
             reply_error(c, "not subscribed to that series and window");
@@ -433,8 +780,9 @@ static void on_message(struct ws_conn *c)
 
     if (!o || !json_object_is_type(o, json_type_object))
         reply_error(c, "a message is a JSON object: {\"subscribe\": "
-                    "{\"series\": S, \"window_size\": N}} or "
-                    "{\"unsubscribe\": ...}");
+                    "{\"series\": S, \"window_size\": N}} (or with "
+                    "\"windows\", \"aggregates\", \"interval_ms\", "
+                    "\"resume_from\"), or {\"unsubscribe\": ...}");
     else if (json_object_object_get_ex(o, "subscribe", &v))
         each_pair(c, v, 1);
     else if (json_object_object_get_ex(o, "unsubscribe", &v))
@@ -447,16 +795,22 @@ static void on_message(struct ws_conn *c)
 
 /* ---- the connection --------------------------------------------------- */
 
-/* Subscribe from the URL: /stream?series=S&window_size=N. */
+/* Subscribe from the URL: /stream?series=S&window_size=N or &window=D,
+ * optionally &resume_from=OFFSET.  The URL form is the legacy one for a
+ * window_size; a window gives the default figures, one message a point. */
 static void subscribe_from_url(struct ws_conn *c)
 {
-    char name[SERIES_NAME_MAX + 1], n[32], err[160];
+    char name[SERIES_NAME_MAX + 1], n[32], d[24], r[32], err[200];
     int has_s = server_query_arg(c->wsi, "series", name, sizeof(name));
     int has_n = server_query_arg(c->wsi, "window_size", n, sizeof(n));
-    long history = (long)store_history(c->app->store), window;
+    int has_d = server_query_arg(c->wsi, "window", d, sizeof(d));
+    int has_r = server_query_arg(c->wsi, "resume_from", r, sizeof(r));
+    long history = (long)store_history(c->app->store), v;
+    struct spec sp;
     struct series *s;
+    uint64_t seen = 0;
 
-    if (!has_s && !has_n)
+    if (!has_s && !has_n && !has_d)
         return;     /* subscriptions will come as messages */
     if (has_s < 0) {
         reply_error(c, "series must be 1 to 255 bytes of [A-Za-z0-9._:-]");
@@ -464,20 +818,44 @@ static void subscribe_from_url(struct ws_conn *c)
     }
     if (!has_s)
         snprintf(name, sizeof(name), "default");
-    if (has_n <= 0) {
-        snprintf(err, sizeof(err), "window_size is required with series: a "
-                 "whole number from 1 to %ld", history);
+    memset(&sp, 0, sizeof(sp));
+    sp.nwin = 1;
+    if (has_n > 0 && has_d == 0) {
+        if (param_uint("window_size", n, 1, history, &v, err,
+                       sizeof(err)) < 0) {
+            reply_error(c, err);
+            return;
+        }
+        sp.legacy = 1;
+        sp.win[0].points = (size_t)v;
+    } else if (has_d > 0 && has_n == 0) {
+        if (param_duration("window", d, 366 * 86400.0, &sp.win[0].seconds,
+                           err, sizeof(err)) < 0) {
+            reply_error(c, err);
+            return;
+        }
+        snprintf(sp.win[0].label, sizeof(sp.win[0].label), "%s", d);
+        sp.fields = DEFAULT_FIELDS;
+        sp.halflife_points = DEFAULT_HALFLIFE_POINTS;
+    } else {
+        snprintf(err, sizeof(err), "give window_size (a whole number from "
+                 "1 to %ld) or window (a duration) with series", history);
         reply_error(c, err);
         return;
     }
-    if (param_uint("window_size", n, 1, history, &window, err,
-                   sizeof(err)) < 0) {
-        reply_error(c, err);
-        return;
+    if (has_r) {
+        char *end;
+
+        if (has_r < 0 || !*r || r[strspn(r, "0123456789")]) {
+            reply_error(c, "resume_from must be the last offset received, "
+                        "a whole number");
+            return;
+        }
+        seen = strtoull(r, &end, 10);
     }
     s = series_for(c, name, strlen(name));
     if (s)
-        subscribe(c, s, (size_t)window);
+        subscribe(c, s, &sp, has_r > 0, seen);
 }
 
 static int write_next(struct ws_conn *c)

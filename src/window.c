@@ -4,8 +4,12 @@
  * Layout: the points live in two parallel arrays indexed by physical slot.
  * Slots are grouped in blocks of WINDOW_BLOCK; tree[tree_leaves + b] holds
  * block b's aggregate and every inner node the combination of its two
- * children.  A query scans at most two partial blocks and combines
- * O(log n) whole-block nodes.  Nothing is ever subtracted: a node is always
+ * children.  The leaves are exactly the blocks, not rounded up to a power
+ * of two: the bottom-up walk in blocks_query only ever combines nodes that
+ * lie wholly inside the range asked for, which holds for any leaf count
+ * because the combination does not depend on order, and it saves up to
+ * half of the tree's memory.  A query scans at most two partial blocks
+ * and combines O(log n) whole-block nodes.  Nothing is ever subtracted: a node is always
  * recomputed from what it covers now, so a point that left the window
  * leaves no trace in any later answer.
  */
@@ -17,7 +21,8 @@
 
 #define INITIAL_CAP (4 * WINDOW_BLOCK)
 
-static const struct window_agg EMPTY = {0, 0.0, 0.0, INFINITY, -INFINITY};
+static const struct window_agg EMPTY = {0, 0.0, 0.0, INFINITY, -INFINITY,
+                                       0.0};
 
 /* Error-free addition: a + b == *s + *e exactly (Knuth's two-sum). */
 static void two_sum(double a, double b, double *s, double *e)
@@ -29,27 +34,45 @@ static void two_sum(double a, double b, double *s, double *e)
     *e = (a - (sum - bv)) + (b - bv);
 }
 
-static void agg_add_value(struct window_agg *a, double v)
+static double agg_sum(const struct window_agg *a)
 {
-    double s, e;
-
-    two_sum(a->sum_hi, v, &s, &e);
-    e += a->sum_lo;
-    a->sum_hi = s + e;
-    a->sum_lo = e - (a->sum_hi - s);
-    a->count++;
-    if (v < a->min)
-        a->min = v;
-    if (v > a->max)
-        a->max = v;
+    return a->sum_hi + a->sum_lo;
 }
 
+/* The mean of a as an unevaluated pair q + r: q is the rounded quotient
+ * and r what rounding it left out, found exactly with a fused
+ * multiply-add.  Two means that agree in their leading digits then differ
+ * by (qb - qa) + (rb - ra), where qb - qa is exact, so the difference
+ * keeps its precision even when the values share a large offset. */
+static void agg_mean_pair(const struct window_agg *a, double *q, double *r)
+{
+    double n = (double)a->count;
+
+    *q = agg_sum(a) / n;
+    *r = (fma(-*q, n, a->sum_hi) + a->sum_lo) / n;
+}
+
+/* Fold b into a.  Counts, sums and extremes simply add up; the squared
+ * deviations combine as Chan, Golub and LeVeque's pairwise update,
+ * M2 = M2a + M2b + d^2 * na * nb / n with d the difference of the means,
+ * which never subtracts two large sums of squares and so keeps the
+ * variance accurate whatever the offset of the values. */
 static void agg_merge(struct window_agg *a, const struct window_agg *b)
 {
-    double s, e;
+    double s, e, na = (double)a->count, nb = (double)b->count, d;
+    double qa, ra, qb, rb;
 
     if (b->count == 0)
         return;
+    if (a->count == 0) {
+        *a = *b;
+        return;
+    }
+    agg_mean_pair(a, &qa, &ra);
+    agg_mean_pair(b, &qb, &rb);
+    d = (qb - qa) + (rb - ra);
+    a->m2 += b->m2 + d * d * (na * nb / (na + nb));
+
     two_sum(a->sum_hi, b->sum_hi, &s, &e);
     e += a->sum_lo + b->sum_lo;
     a->sum_hi = s + e;
@@ -61,13 +84,11 @@ static void agg_merge(struct window_agg *a, const struct window_agg *b)
         a->max = b->max;
 }
 
-static size_t pow2_at_least(size_t n)
+static void agg_add_value(struct window_agg *a, double v)
 {
-    size_t p = 1;
+    struct window_agg one = {1, v, 0.0, v, v, 0.0};
 
-    while (p < n)
-        p <<= 1;
-    return p;
+    agg_merge(a, &one);
 }
 
 static size_t round_to_block(size_t n)
@@ -127,7 +148,7 @@ static void rebuild_tree(struct window_ring *w)
  * head is 0, so the points keep their slots. */
 static int grow(struct window_ring *w, size_t new_cap)
 {
-    size_t leaves = pow2_at_least(new_cap / WINDOW_BLOCK);
+    size_t leaves = new_cap / WINDOW_BLOCK;
     double *ts = realloc(w->ts, new_cap * sizeof(*ts));
     double *val;
     struct window_agg *tree;
@@ -320,6 +341,23 @@ double window_agg_mean(const struct window_agg *a)
     if (mean > a->max)
         return a->max;
     return mean;
+}
+
+double window_agg_variance(const struct window_agg *a, int ddof)
+{
+    if (a->count <= (size_t)ddof)
+        return NAN;
+    if (a->min == a->max)
+        return 0.0;
+    return a->m2 / (double)(a->count - (size_t)ddof);
+}
+
+size_t window_first_of(const struct window_ring *w, size_t last,
+                       size_t points, double seconds)
+{
+    if (points)
+        return last + 1 >= points ? last + 1 - points : 0;
+    return window_first_after(w, window_ts_at(w, last) - seconds);
 }
 
 size_t window_bytes(const struct window_ring *w)

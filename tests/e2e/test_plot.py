@@ -46,6 +46,12 @@ class Plot(unittest.TestCase):
         text = svg_ok(self, *self.plot(
             "series=pl.known&window_size=2&points=5&width=640&height=300"))
         self.assertIn('viewBox="0 0 640 300"', text)
+        # A time window works as in /average, and says so in the title.
+        text = svg_ok(self, *self.plot("series=pl.known&window=5m"))
+        titles = re.findall(r"<text>([^<]*)</text>", text)
+        self.assertTrue(any("average of 5m" in t for t in titles), titles)
+        status, _, _ = self.srv.request("/plot?series=pl.known&window=5x")
+        self.assertEqual(status, 400)
 
     def test_empty_series_says_no_data(self):
         text = svg_ok(self, *self.plot("series=default&window_size=5"))

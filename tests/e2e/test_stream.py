@@ -83,6 +83,7 @@ class Stream(unittest.TestCase):
         self.assertEqual(len(hist["points"]), len(values))
         for i, p in enumerate(hist["points"]):
             exp = expected_point(values, stamps, i, window)
+            self.assertEqual(p.pop("offset"), i + 1)
             self.assertEqual(p, exp, i)
 
         more = [-1.5, 0.25, 100.0, 7.0]

@@ -15,17 +15,10 @@
 
 #include <cmocka.h>
 
+#include "xorshift.h"
+
 #include "window.h"
 
-static uint64_t rng_state = 88172645463325252ULL;
-
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
 
 static double rnd_value(void)
 {
@@ -45,6 +38,35 @@ static long double ref_mean(const double *v, size_t count, size_t n)
         sum = t;
     }
     return sum / (long double)n;
+}
+
+/* Two-pass population variance of values[from .. to) in long double. */
+static long double ref_variance(const double *v, size_t from, size_t to)
+{
+    long double mean = 0, m2 = 0;
+    size_t i;
+
+    for (i = from; i < to; i++)
+        mean += v[i];
+    mean /= (long double)(to - from);
+    for (i = from; i < to; i++)
+        m2 += ((long double)v[i] - mean) * ((long double)v[i] - mean);
+    return m2 / (long double)(to - from);
+}
+
+static void check_variance(const struct window_agg *a, const double *v,
+                           size_t from, size_t to)
+{
+    long double ref = ref_variance(v, from, to);
+
+    assert_true(fabsl((long double)window_agg_variance(a, 0) - ref) <=
+                1e-10L * ref + 1e-300L);
+    if (to - from > 1)
+        assert_true(fabsl((long double)window_agg_variance(a, 1) -
+                          ref * (to - from) / (to - from - 1)) <=
+                    1e-10L * ref * 2 + 1e-300L);
+    else
+        assert_true(isnan(window_agg_variance(a, 1)));
 }
 
 static void check_last(const struct window_ring *w, const double *v,
@@ -67,6 +89,7 @@ static void check_last(const struct window_ring *w, const double *v,
     ref = ref_mean(v, count, want);
     assert_true(fabsl((long double)window_agg_mean(&a) - ref) <=
                 1e-12L * (fabsl(ref) + 1));
+    check_variance(&a, v, count - want, count);
 }
 
 static void random_stream_matches_reference(void **state)
@@ -123,6 +146,7 @@ static void arbitrary_ranges_match_reference(void **state)
             sum += v[base + i];
         assert_true(fabsl((long double)window_agg_mean(&agg) -
                           sum / (long double)(last - first + 1)) <= 1e-9L);
+        check_variance(&agg, v, base + first, base + last + 1);
         assert_true(window_value_at(&w, first) == v[base + first]);
     }
     window_free(&w);
@@ -175,6 +199,56 @@ static void overflowing_sum_stays_finite(void **state)
     window_free(&w);
 }
 
+/* Values with a large common offset: a naive sum of squares minus the
+ * squared sum loses every digit here; the pairwise update keeps them. */
+static void variance_survives_large_offset(void **state)
+{
+    size_t history = 1000, total = 5000, i;
+    double *v = malloc(total * sizeof(*v));
+    struct window_ring w;
+    struct window_agg a;
+
+    (void)state;
+    assert_non_null(v);
+    assert_int_equal(window_init(&w, history), 0);
+    for (i = 0; i < total; i++) {
+        v[i] = 1e9 + (double)(rnd() % 1000) / 100.0;
+        window_push(&w, (double)i, v[i]);
+        if (i % 97 == 0) {
+            size_t n = 1 + rnd() % (i + 1 < history ? i + 1 : history);
+
+            window_last(&w, n, &a);
+            check_variance(&a, v, i + 1 - n, i + 1);
+        }
+    }
+    /* A constant window has exactly no spread. */
+    for (i = 0; i < 40; i++)
+        window_push(&w, 9000.0, 3.3);
+    window_last(&w, 40, &a);
+    assert_true(window_agg_variance(&a, 0) == 0.0);
+    assert_true(window_agg_variance(&a, 1) == 0.0);
+    window_free(&w);
+    free(v);
+}
+
+/* Both kinds of window: the newest N points, and the points less than a
+ * span before the last one. */
+static void window_first_of_both_kinds(void **state)
+{
+    struct window_ring w;
+
+    (void)state;
+    assert_int_equal(window_init(&w, 100), 0);
+    for (int i = 0; i < 20; i++)
+        window_push(&w, (double)i, (double)i);
+    assert_int_equal(window_first_of(&w, 19, 5, 0), 15);
+    assert_int_equal(window_first_of(&w, 3, 10, 0), 0);
+    assert_int_equal(window_first_of(&w, 19, 0, 5.0), 15);
+    assert_int_equal(window_first_of(&w, 10, 0, 2.5), 8);
+    assert_int_equal(window_first_of(&w, 19, 0, 1e9), 0);
+    window_free(&w);
+}
+
 static void time_search_finds_first_after(void **state)
 {
     struct window_ring w;
@@ -218,6 +292,8 @@ int main(void)
         cmocka_unit_test(constants_are_exact_after_huge_values),
         cmocka_unit_test(overflowing_sum_stays_finite),
         cmocka_unit_test(time_search_finds_first_after),
+        cmocka_unit_test(variance_survives_large_offset),
+        cmocka_unit_test(window_first_of_both_kinds),
         cmocka_unit_test(empty_ring_answers_nothing),
     };
 

@@ -1,0 +1,222 @@
+/*
+ * stats.c - the figures of one window: the tree's O(log n) aggregates,
+ * exact percentiles by selection and the exponentially weighted average.
+ *
+ * Selection is a quickselect with a three-way partition (a window of many
+ * equal values is one pass, not a quadratic walk) around pivots drawn from
+ * a private generator, so no input order can be chosen to make it slow;
+ * should it still recurse far too often, the rest is sorted, which bounds
+ * the worst case at O(n log n).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats.h"
+
+static uint64_t pivot_state = 0x9e3779b97f4a7c15ULL;
+
+static size_t pick(size_t lo, size_t hi)
+{
+    pivot_state ^= pivot_state << 13;
+    pivot_state ^= pivot_state >> 7;
+    pivot_state ^= pivot_state << 17;
+    return lo + (size_t)(pivot_state % (uint64_t)(hi - lo));
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+static void swap(double *v, size_t i, size_t j)
+{
+    double t = v[i];
+
+    v[i] = v[j];
+    v[j] = t;
+}
+
+/* Reorder v[lo .. hi) so that v[k] holds the value of rank k, the values
+ * before it are <= it and those after it >= it. */
+static void select_rank(double *v, size_t lo, size_t hi, size_t k)
+{
+    int rounds = 0;
+
+    while (hi - lo > 1) {
+        double p = v[pick(lo, hi)];
+        size_t lt = lo, i = lo, gt = hi;
+
+        if (++rounds > 100) {
+            qsort(v + lo, hi - lo, sizeof(*v), cmp_double);
+            return;
+        }
+        /* [lo, lt) < p, [lt, i) == p, [gt, hi) > p */
+        while (i < gt) {
+            if (v[i] < p)
+                swap(v, lt++, i++);
+            else if (v[i] > p)
+                swap(v, i, --gt);
+            else
+                i++;
+        }
+        if (k < lt)
+            hi = lt;
+        else if (k >= gt)
+            lo = gt;
+        else
+            return;
+    }
+}
+
+/* numpy's interpolation: exact at both ends, and monotonic in t. */
+static double lerp(double a, double b, double t)
+{
+    double d = b - a;
+
+    if (!isfinite(d))
+        return a * (1 - t) + b * t;
+    return t < 0.5 ? a + d * t : b - d * (1 - t);
+}
+
+void stats_quantiles(double *v, size_t n, const double *qs, size_t nq,
+                     double *out)
+{
+    size_t lo = 0, j;
+
+    for (j = 0; j < nq; j++) {
+        double h = (double)(n - 1) * qs[j], t, next;
+        size_t k = (size_t)h, i;
+
+        if (k > n - 1)
+            k = n - 1;
+        t = h - (double)k;
+        /* Ranks ascend with q: everything below lo is already placed. */
+        if (k >= lo) {
+            select_rank(v, lo, n, k);
+            lo = k;
+        }
+        if (t == 0 || k + 1 >= n) {
+            out[j] = v[k];
+            continue;
+        }
+        /* Rank k + 1 is the least value after rank k. */
+        next = v[k + 1];
+        for (i = k + 2; i < n; i++)
+            if (v[i] < next)
+                next = v[i];
+        out[j] = lerp(v[k], next, t);
+    }
+}
+
+/* The weighted mean of the window with weights halving per half-life
+ * back from its newest point.  Values are scaled by the largest magnitude
+ * first so that no product overflows, and summed with a compensated sum.
+ * The weights are 2^-age, at most 1, computed afresh per point from its
+ * age, so no error accumulates across the window. */
+static double ewma(const struct window_ring *w, size_t first, size_t last,
+                   const struct stats_options *opt, double min, double max)
+{
+    double t_last = window_ts_at(w, last);
+    double scale = fmax(fabs(min), fabs(max));
+    double num = 0, num_c = 0, den = 0, den_c = 0, r;
+    size_t i;
+
+    if (scale == 0)
+        return 0.0;
+    for (i = first; i <= last; i++) {
+        double age = opt->halflife_seconds > 0
+                         ? (t_last - window_ts_at(w, i)) /
+                               opt->halflife_seconds
+                         : (double)(last - i) /
+                               (double)opt->halflife_points;
+        double wt = exp2(-age), y, t;
+
+        y = wt * (window_value_at(w, i) / scale) - num_c;
+        t = num + y;
+        num_c = (t - num) - y;
+        num = t;
+        y = wt - den_c;
+        t = den + y;
+        den_c = (t - den) - y;
+        den = t;
+    }
+    if (den == 0)
+        return NAN;
+    r = num / den * scale;
+    return r < min ? min : r > max ? max : r;
+}
+
+int stats_compute(const struct window_ring *w, size_t first, size_t last,
+                  const struct stats_options *opt, struct stats_result *out)
+{
+    static const double qs[3] = {0.5, 0.9, 0.99};
+    struct window_agg agg;
+    double q[3], *copy;
+    size_t i;
+
+    window_range(w, first, last, &agg);
+    out->count = agg.count;
+    out->sum = agg.sum_hi + agg.sum_lo;
+    out->mean = out->min = out->max = NAN;
+    out->stddev = out->stddev_sample = NAN;
+    out->p50 = out->p90 = out->p99 = out->ewma = NAN;
+    if (agg.count == 0)
+        return 0;
+
+    out->mean = window_agg_mean(&agg);
+    out->min = agg.min;
+    out->max = agg.max;
+    out->stddev = sqrt(window_agg_variance(&agg, 0));
+    out->stddev_sample = sqrt(window_agg_variance(&agg, 1));
+    if (agg.count > opt->exact_max)
+        return 0;
+
+    copy = malloc(agg.count * sizeof(*copy));
+    if (!copy)
+        return -1;
+    for (i = 0; i < agg.count; i++)
+        copy[i] = window_value_at(w, first + i);
+    stats_quantiles(copy, agg.count, qs, 3, q);
+    free(copy);
+    out->p50 = q[0];
+    out->p90 = q[1];
+    out->p99 = q[2];
+    out->ewma = ewma(w, first, first + agg.count - 1, opt, agg.min,
+                     agg.max);
+    return 0;
+}
+
+static const char *const FIELD_NAMES[STATS_FIELDS] = {
+    "count", "sum", "mean", "min", "max", "stddev", "stddev_sample",
+    "p50", "p90", "p99", "ewma",
+};
+
+const char *stats_field_name(int i)
+{
+    return FIELD_NAMES[i];
+}
+
+double stats_field_value(const struct stats_result *r, int i)
+{
+    const double v[STATS_FIELDS] = {
+        (double)r->count, r->sum, r->mean, r->min, r->max, r->stddev,
+        r->stddev_sample, r->p50, r->p90, r->p99, r->ewma,
+    };
+
+    return v[i];
+}
+
+int stats_field_lookup(const char *name, size_t len)
+{
+    int i;
+
+    for (i = 0; i < STATS_FIELDS; i++)
+        if (strlen(FIELD_NAMES[i]) == len && !memcmp(FIELD_NAMES[i], name,
+                                                     len))
+            return i;
+    return -1;
+}
