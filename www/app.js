@@ -340,6 +340,10 @@
   // offsets, once the server sends them, make the seam exact.
   function mergeHistory(f, rows) {
     const fresh = rows.map(toPoint);
+    // A server that restarted counts offsets from the start again, so the
+    // held points' offsets no longer compare with the new ones: order by
+    // timestamp across the restart.
+    if (f.resuming && offsetsWentBack(f.points, fresh)) forgetOffsets(f);
     if (!fresh.length) return;      // the hole, if any, is marked later
     const first = fresh[0];
     let keep = 0;
@@ -351,6 +355,18 @@
     f.resuming = false;
     f.points = f.points.slice(0, keep).concat(fresh);
     trimFeed(f);
+  }
+
+  function offsetsWentBack(held, fresh) {
+    const last = held.length ? held[held.length - 1].off : undefined;
+    if (last === undefined) return false;
+    if (!fresh.length) return true;     // the server holds none of them
+    const newest = fresh[fresh.length - 1].off;
+    return newest !== undefined && newest < last;
+  }
+
+  function forgetOffsets(f) {
+    for (const p of f.points) p.off = undefined;
   }
 
   function appendPoint(f, p) {
