@@ -34,6 +34,7 @@ struct metrics {
     uint64_t plots_ok;
     uint64_t plots_failed;
     uint64_t plots_coalesced;   /* requests served by a plot in progress */
+    uint64_t plots_cached;      /* requests served by a finished plot */
     double plot_ms_sum;
     uint64_t plot_ms_buckets[8];    /* see PLOT_MS_BOUNDS in http_plot.c */
 };

@@ -1,5 +1,6 @@
 /*
- * plot.h - SVG plots drawn by a pool of long-lived gnuplot children.
+ * plot.h - plots (SVG, PNG, PDF) drawn by a pool of long-lived gnuplot
+ * children.
  *
  * Each plot worker is a thread that owns one gnuplot process (run as
  * `gnuplot /dev/stdin`, so that any script error ends it), talks to it over
@@ -29,19 +30,35 @@ enum plot_status {
     PLOT_SHUTDOWN,      /* the pool stopped before the job was finished */
 };
 
+enum plot_format { PLOT_SVG = 0, PLOT_PNG, PLOT_PDF };
+
+#define PLOT_MAX_LINES 8
+#define PLOT_NAME_MAX 255
+
+/* One series in a plot: its rolling average, and optionally its raw values
+ * and the band between the window's minimum and maximum at each point.
+ * Points with a non-finite coordinate are left out. */
+struct plot_line {
+    char name[PLOT_NAME_MAX + 1];   /* the legend: [A-Za-z0-9._:-] only */
+    size_t n;
+    double *x;          /* timestamps, seconds since the epoch */
+    double *avg;        /* the rolling average */
+    double *raw;        /* NULL, or the values themselves */
+    double *lo, *hi;    /* NULL, or the window's min and max */
+};
+
 struct plot_job {
     /* Input, filled by the loop before submit, read-only afterwards. */
-    double *x;          /* timestamps, seconds since the epoch */
-    double *y;          /* the values drawn */
-    size_t n;           /* points; 0 draws an empty frame saying so */
-                        /* (a point with a non-finite x or y is left out) */
+    struct plot_line lines[PLOT_MAX_LINES];
+    int nlines;         /* 0, or lines without points, draw "no data" */
+    enum plot_format format;
     int width, height;  /* pixels, 100 to 10000 each, else rejected */
     char title[320];    /* [A-Za-z0-9._:=, -] only, NUL-terminated */
 
     /* Output, written by the worker, read by the loop after take_done. */
     enum plot_status status;
-    char *svg;          /* malloc'd, owned by the job */
-    size_t svg_len;
+    char *out;          /* the image, malloc'd, owned by the job */
+    size_t out_len;
     char error[160];    /* a sentence for the JSON error when not OK */
     double elapsed_ms;  /* from a worker taking the job to its end */
 
@@ -66,10 +83,18 @@ struct plot_pool *plot_pool_new(const char *gnuplot, int procs,
                                 void (*notify)(void *arg), void *arg,
                                 char *err, size_t errlen);
 
-/* Allocate a job with room for n points (x and y), zeroed otherwise.
- * Returns NULL when memory ran out. */
-struct plot_job *plot_job_new(size_t n);
+/* Allocate an empty SVG job.  Returns NULL when memory ran out. */
+struct plot_job *plot_job_new(void);
 void plot_job_free(struct plot_job *job);
+
+/* Add a line named `name` with room for n points; `raw` and `band` say
+ * whether to allocate those arrays too.  Returns the line, or NULL when
+ * memory ran out or the job has PLOT_MAX_LINES already. */
+struct plot_line *plot_job_add_line(struct plot_job *job, const char *name,
+                                    size_t n, int raw, int band);
+
+/* The MIME type of a format. */
+const char *plot_format_type(enum plot_format f);
 
 /* Queue a job.  Returns 0, or -1 when the queue is full, the pool is
  * stopping, or the title or size is not allowed (job->error says which);

@@ -435,6 +435,9 @@ static void get_metrics(struct http_pss *pss)
     counter(&tb, "streamavg_plots_coalesced_total", "Plot requests served "
             "by an identical plot already being drawn.", "counter",
             m->plots_coalesced);
+    counter(&tb, "streamavg_plots_cached_total", "Plot requests served "
+            "from the cache of finished plots.", "counter",
+            m->plots_cached);
 
     tb_printf(&tb, "# HELP streamavg_plot_milliseconds Time a plot worker "
               "spent on a plot.\n# TYPE streamavg_plot_milliseconds "

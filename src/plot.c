@@ -2,10 +2,11 @@
  * plot.c - a pool of worker threads, each driving one long-lived gnuplot.
  *
  * A worker writes a script and the points (as native doubles, inline
- * binary data) to its gnuplot's stdin, and reads the SVG from its stdout
- * until a marker line that gnuplot prints once the SVG is closed.  One
+ * binary data) to its gnuplot's stdin, and reads the image from its stdout
+ * until a marker line that gnuplot prints once the image is closed.  One
  * poll() loop writes stdin and reads stdout and stderr together, so a large
- * SVG filling the stdout pipe cannot deadlock the write of a large data set.
+ * image filling the stdout pipe cannot deadlock the write of a large data
+ * set.
  * Any failure (timeout, death, garbage, oversized output) kills the child
  * and its process group, reaps it and starts a fresh one.
  *
@@ -15,6 +16,7 @@
  * inline data, the data bytes would never be read as commands.
  */
 #include "plot.h"
+#include "plot_script.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +25,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,8 +39,8 @@ extern char **environ;
 enum {
     WIDTH_MIN = 100,
     WIDTH_MAX = 10000,
-    SVG_CEILING = 16 * 1024 * 1024,
-    SVG_INITIAL = 64 * 1024,
+    OUT_CEILING = 16 * 1024 * 1024,
+    OUT_INITIAL = 64 * 1024,
     ERR_TAIL = 1024,            /* last bytes of stderr kept per job */
     READ_CHUNK = 64 * 1024,
 };
@@ -83,7 +84,7 @@ enum exchange {
     EX_OK,
     EX_TIMEOUT,
     EX_EXITED,      /* stdout closed or stdin refused: the child is gone */
-    EX_GARBAGE,     /* output that is not one whole SVG */
+    EX_GARBAGE,     /* output that is not one whole image */
     EX_TOO_BIG,
     EX_STOPPED,
     EX_IO,          /* a system call failed on our side */
@@ -257,136 +258,6 @@ fail:
     return -1;
 }
 
-static bool title_allowed(const char *title, size_t cap)
-{
-    size_t len = strnlen(title, cap);
-
-    if (len == cap)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = title[i];
-
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              (c >= '0' && c <= '9') || strchr("._:=, -", c)))
-            return false;
-    }
-    return true;
-}
-
-/* Appends formatted text to buf, which has room for the whole script. */
-static size_t append(char *buf, size_t len, size_t cap, const char *fmt,
-                     ...) __attribute__((format(printf, 4, 5)));
-static size_t append(char *buf, size_t len, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (len >= cap)
-        return len;
-    va_start(ap, fmt);
-    n = vsnprintf(buf + len, cap - len, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return len;
-    return len + (size_t)n < cap ? len + (size_t)n : cap;
-}
-
-/* A tick format that suits the time the plot spans. */
-static const char *time_format(double span)
-{
-    if (span <= 600)
-        return "%H:%M:%S";
-    if (span <= 86400)
-        return "%H:%M";
-    if (span <= 60 * 86400.0)
-        return "%m-%d\\n%H:%M";
-    return "%Y-%m-%d";
-}
-
-/*
- * Builds the whole input for one plot: script, binary points, the lines
- * that close the SVG and print the marker.  Points with a non-finite
- * coordinate are left out (gnuplot fails a plot with no valid point), so
- * the plot may fall back to the empty frame.  The caller frees *out.
- */
-static int build_input(const struct plot_job *job, const char *marker,
-                       char **out, size_t *outlen)
-{
-    enum { SCRIPT_ROOM = 2048 };
-    size_t valid = 0, len = 0, cap;
-    double xmin = INFINITY, xmax = -INFINITY;
-    char *buf;
-
-    for (size_t i = 0; i < job->n; i++) {
-        if (isfinite(job->x[i]) && isfinite(job->y[i])) {
-            valid++;
-            xmin = fmin(xmin, job->x[i]);
-            xmax = fmax(xmax, job->x[i]);
-        }
-    }
-    if (valid > (SIZE_MAX - 2 * SCRIPT_ROOM) / (2 * sizeof(double)))
-        return -1;
-    cap = 2 * SCRIPT_ROOM + valid * 2 * sizeof(double);
-    buf = malloc(cap);
-    if (!buf)
-        return -1;
-
-    /* reset clears whatever the previous job set in this gnuplot. */
-    len = append(buf, len, SCRIPT_ROOM,
-                 "reset\n"
-                 "set terminal svg size %d,%d dynamic noenhanced "
-                 "background '#ffffff' font 'sans,11'\n"
-                 "set output\n"
-                 "set print '-'\n"
-                 "set title '%s'\n",
-                 job->width, job->height, job->title);
-    if (valid == 0) {
-        len = append(buf, len, SCRIPT_ROOM,
-                     "unset key\n"
-                     "unset tics\n"
-                     "set label 1 'no data' at graph 0.5, graph 0.5 "
-                     "center\n"
-                     "plot [0:1][0:1] NaN notitle\n");
-    } else {
-        len = append(buf, len, SCRIPT_ROOM,
-                     "set xdata time\n"
-                     "set format x \"%s\"\n"
-                     "set xlabel 'time (UTC)'\n"
-                     "set autoscale xfix\n"
-                     "set grid\n"
-                     "set key top left\n",
-                     time_format(xmax - xmin));
-        /* One instant has no span: gnuplot would widen it by a percentage
-         * of the epoch (months).  Integers keep the locale out of it. */
-        if (xmax - xmin < 1)
-            len = append(buf, len, SCRIPT_ROOM, "set xrange [%lld:%lld]\n",
-                         (long long)floor(xmin) - 60,
-                         (long long)ceil(xmax) + 60);
-        len = append(buf, len, SCRIPT_ROOM,
-                     "plot '-' binary record=%zu "
-                     "format='%%float64%%float64' using 1:2 with %s "
-                     "lw 1.5 lc rgb '#1f77b4' title 'average'\n",
-                     valid, valid == 1 ? "linespoints pt 7" : "lines");
-        for (size_t i = 0; i < job->n; i++) {
-            if (isfinite(job->x[i]) && isfinite(job->y[i])) {
-                memcpy(buf + len, &job->x[i], sizeof(double));
-                memcpy(buf + len + sizeof(double), &job->y[i],
-                       sizeof(double));
-                len += 2 * sizeof(double);
-            }
-        }
-    }
-    if (len >= cap - SCRIPT_ROOM) {
-        free(buf);
-        return -1;
-    }
-    /* unset output closes the SVG before the marker is printed. */
-    len = append(buf, len, cap, "\nunset output\nprint '%s'\n", marker);
-    *out = buf;
-    *outlen = len;
-    return 0;
-}
-
 static void keep_err(struct worker *w, const char *data, size_t n)
 {
     if (n >= ERR_TAIL) {
@@ -459,7 +330,29 @@ static bool looks_like_svg(const char *s, size_t len)
                   sizeof close_tag - 1) == 0;
 }
 
-/* Appends what stdout holds to the job's SVG buffer and looks for the
+/* A whole image of the job's format: its signature first, its end mark
+ * last, so a gnuplot that stopped half-way is not taken for a plot. */
+static bool looks_whole(enum plot_format f, const char *s, size_t len)
+{
+    static const char png_head[] = "\x89PNG\r\n\x1a\n";
+    static const char png_tail[] = "IEND\xae\x42\x60\x82";
+
+    switch (f) {
+    case PLOT_PNG:
+        return len > 20 && !memcmp(s, png_head, 8) &&
+               !memcmp(s + len - 8, png_tail, 8);
+    case PLOT_PDF:
+        while (len > 0 && is_space(s[len - 1]))
+            len--;
+        return len > 10 && !memcmp(s, "%PDF-", 5) &&
+               !memcmp(s + len - 5, "%%EOF", 5);
+    case PLOT_SVG:
+        break;
+    }
+    return looks_like_svg(s, len);
+}
+
+/* Appends what stdout holds to the job's image buffer and looks for the
  * marker line.  Returns -1 on EOF, 0 while waiting, 1 when it came. */
 static int read_out(struct worker *w, struct plot_job *job, size_t *cap,
                     const char *marker_line, size_t marker_len,
@@ -470,9 +363,9 @@ static int read_out(struct worker *w, struct plot_job *job, size_t *cap,
         ssize_t n;
         char *found;
 
-        if (*cap - job->svg_len < READ_CHUNK) {
+        if (*cap - job->out_len < READ_CHUNK) {
             /* Room for the largest SVG allowed, its marker and a read. */
-            size_t most = SVG_CEILING + marker_len + READ_CHUNK + 1;
+            size_t most = OUT_CEILING + marker_len + READ_CHUNK + 1;
             size_t bigger = *cap * 2 < most ? *cap * 2 : most;
             char *grown;
 
@@ -480,15 +373,15 @@ static int read_out(struct worker *w, struct plot_job *job, size_t *cap,
                 *ex = EX_TOO_BIG;
                 return -1;
             }
-            grown = realloc(job->svg, bigger);
+            grown = realloc(job->out, bigger);
             if (!grown) {
                 *ex = EX_IO;
                 return -1;
             }
-            job->svg = grown;
+            job->out = grown;
             *cap = bigger;
         }
-        n = read(w->out_fd, job->svg + job->svg_len, *cap - job->svg_len);
+        n = read(w->out_fd, job->out + job->out_len, *cap - job->out_len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
@@ -498,40 +391,35 @@ static int read_out(struct worker *w, struct plot_job *job, size_t *cap,
             return -1;
         }
         /* The marker may straddle two reads: look back one marker. */
-        from = job->svg_len > marker_len ? job->svg_len - marker_len : 0;
-        job->svg_len += (size_t)n;
-        found = memmem(job->svg + from, job->svg_len - from, marker_line,
+        from = job->out_len > marker_len ? job->out_len - marker_len : 0;
+        job->out_len += (size_t)n;
+        found = memmem(job->out + from, job->out_len - from, marker_line,
                        marker_len);
-        if (!found && job->svg_len >= marker_len - 1 &&
-            memcmp(job->svg, marker_line + 1, marker_len - 1) == 0) {
-            /* The marker came first: no output at all. */
-            job->svg_len = 0;
-            return 1;
-        }
         if (found) {
-            /* Keep the SVG's own last newline, drop the marker line. */
-            job->svg_len = (size_t)(found - job->svg) + 1;
+            /* The marker line starts with the newline of the empty print
+             * before it: everything before that is the image. */
+            job->out_len = (size_t)(found - job->out);
             return 1;
         }
     }
 }
 
 /* Feeds the input to gnuplot and collects the SVG, all within the
- * deadline.  The SVG goes to job->svg (NUL-terminated) on EX_OK. */
+ * deadline.  The image goes to job->out (NUL-terminated) on EX_OK. */
 static enum exchange exchange(struct worker *w, struct plot_job *job,
                               const char *in, size_t inlen,
                               const char *marker_line, size_t marker_len,
                               double deadline)
 {
-    size_t written = 0, cap = SVG_INITIAL;
+    size_t written = 0, cap = OUT_INITIAL;
     enum exchange ex = EX_IO;
     bool err_open = true;
     char *shrunk;
 
-    job->svg = malloc(cap);
-    if (!job->svg)
+    job->out = malloc(cap);
+    if (!job->out)
         return EX_IO;
-    job->svg_len = 0;
+    job->out_len = 0;
 
     for (;;) {
         struct pollfd fds[4];
@@ -589,15 +477,16 @@ static enum exchange exchange(struct worker *w, struct plot_job *job,
     /* gnuplot wrote its warnings before the marker: collect them now so
      * that they are not blamed on the next job. */
     drain_err(w);
-    if (job->svg_len > SVG_CEILING)
+    if (job->out_len > OUT_CEILING)
         return EX_TOO_BIG;
-    if (!looks_like_svg(job->svg, job->svg_len))
+    if (!looks_whole(job->format, job->out, job->out_len))
         return EX_GARBAGE;
-    job->svg[job->svg_len] = '\0';
-    /* Give back the read slack: the SVG may wait a while for its reader. */
-    shrunk = realloc(job->svg, job->svg_len + 1);
+    job->out[job->out_len] = '\0';
+    /* Give back the read slack: the image may wait a while for its
+     * reader. */
+    shrunk = realloc(job->out, job->out_len + 1);
     if (shrunk)
-        job->svg = shrunk;
+        job->out = shrunk;
     return EX_OK;
 }
 
@@ -625,7 +514,7 @@ static void explain(struct worker *w, struct plot_job *job, enum exchange ex,
         job->status = PLOT_FAILED;
         snprintf(job->error, sizeof job->error,
                  "gnuplot wrote more than %d MB of SVG",
-                 SVG_CEILING / (1024 * 1024));
+                 OUT_CEILING / (1024 * 1024));
         return;
     case EX_GARBAGE:
         job->status = PLOT_FAILED;
@@ -676,8 +565,8 @@ static void run_job(struct worker *w, struct plot_job *job)
     enum exchange ex;
     int status;
 
-    job->svg = NULL;
-    job->svg_len = 0;
+    job->out = NULL;
+    job->out_len = 0;
     job->error[0] = '\0';
     w->err_len = 0;
 
@@ -697,10 +586,10 @@ static void run_job(struct worker *w, struct plot_job *job)
              (int)w->pid, ++w->seq);
     marker_len = (size_t)snprintf(marker_line, sizeof marker_line, "\n%s\n",
                                   marker);
-    if (build_input(job, marker, &in, &inlen) < 0) {
+    if (plot_script_build(job, marker, &in, &inlen) < 0) {
         job->status = PLOT_FAILED;
         snprintf(job->error, sizeof job->error,
-                 "out of memory for %zu points", job->n);
+                 "out of memory for the plot's points");
         goto done;
     }
 
@@ -711,9 +600,9 @@ static void run_job(struct worker *w, struct plot_job *job)
         job->status = PLOT_OK;
         goto done;
     }
-    free(job->svg);
-    job->svg = NULL;
-    job->svg_len = 0;
+    free(job->out);
+    job->out = NULL;
+    job->out_len = 0;
     drain_err(w);
     status = stop_child(w);
     explain(w, job, ex, status);
@@ -885,37 +774,70 @@ fail_pool:
     return NULL;
 }
 
-struct plot_job *plot_job_new(size_t n)
+struct plot_job *plot_job_new(void)
 {
-    struct plot_job *job = calloc(1, sizeof *job);
+    return calloc(1, sizeof(struct plot_job));
+}
 
-    if (!job)
+struct plot_line *plot_job_add_line(struct plot_job *job, const char *name,
+                                    size_t n, int raw, int band)
+{
+    struct plot_line *l;
+    size_t bytes = (n ? n : 1) * sizeof(double);
+
+    if (job->nlines >= PLOT_MAX_LINES)
         return NULL;
-    job->n = n;
-    if (n > 0) {
-        job->x = calloc(n, sizeof *job->x);
-        job->y = calloc(n, sizeof *job->y);
-        if (!job->x || !job->y) {
-            plot_job_free(job);
-            return NULL;
-        }
-    }
-    return job;
+    l = &job->lines[job->nlines];
+    memset(l, 0, sizeof(*l));
+    snprintf(l->name, sizeof(l->name), "%s", name);
+    l->n = n;
+    l->x = malloc(bytes);
+    l->avg = malloc(bytes);
+    l->raw = raw ? malloc(bytes) : NULL;
+    l->lo = band ? malloc(bytes) : NULL;
+    l->hi = band ? malloc(bytes) : NULL;
+    job->nlines++;
+    if (!l->x || !l->avg || (raw && !l->raw) ||
+        (band && (!l->lo || !l->hi)))
+        return NULL;    /* plot_job_free() releases what was allocated */
+    return l;
 }
 
 void plot_job_free(struct plot_job *job)
 {
+    int i;
+
     if (!job)
         return;
-    free(job->x);
-    free(job->y);
-    free(job->svg);
+    for (i = 0; i < job->nlines; i++) {
+        free(job->lines[i].x);
+        free(job->lines[i].avg);
+        free(job->lines[i].raw);
+        free(job->lines[i].lo);
+        free(job->lines[i].hi);
+    }
+    free(job->out);
     free(job);
+}
+
+const char *plot_format_type(enum plot_format f)
+{
+    switch (f) {
+    case PLOT_PNG:
+        return "image/png";
+    case PLOT_PDF:
+        return "application/pdf";
+    case PLOT_SVG:
+        break;
+    }
+    return "image/svg+xml";
 }
 
 int plot_pool_submit(struct plot_pool *pool, struct plot_job *job)
 {
-    if (!title_allowed(job->title, sizeof job->title)) {
+    int i;
+
+    if (!plot_text_allowed(job->title, sizeof job->title, true)) {
         snprintf(job->error, sizeof job->error,
                  "the title may hold only letters, digits, spaces and "
                  "._:=,- (at most %zu)", sizeof job->title - 1);
@@ -928,9 +850,24 @@ int plot_pool_submit(struct plot_pool *pool, struct plot_job *job)
                  WIDTH_MIN, WIDTH_MAX);
         return -1;
     }
-    if (job->n > 0 && (!job->x || !job->y)) {
-        snprintf(job->error, sizeof job->error, "the job has no points");
+    if (job->nlines < 0 || job->nlines > PLOT_MAX_LINES ||
+        job->format < PLOT_SVG || job->format > PLOT_PDF) {
+        snprintf(job->error, sizeof job->error, "a malformed plot job");
         return -1;
+    }
+    for (i = 0; i < job->nlines; i++) {
+        const struct plot_line *l = &job->lines[i];
+
+        if (!plot_text_allowed(l->name, sizeof l->name, false)) {
+            snprintf(job->error, sizeof job->error,
+                     "a line name may hold only [A-Za-z0-9._:-]");
+            return -1;
+        }
+        if (l->n > 0 && (!l->x || !l->avg)) {
+            snprintf(job->error, sizeof job->error,
+                     "a line of the job has no points");
+            return -1;
+        }
     }
 
     pthread_mutex_lock(&pool->lock);

@@ -53,6 +53,70 @@ class Plot(unittest.TestCase):
         status, _, _ = self.srv.request("/plot?series=pl.known&window=5x")
         self.assertEqual(status, 400)
 
+    def test_several_series_raw_values_and_band(self):
+        stamps = [1600000000.0 + 60 * i for i in range(30)]
+        self.srv.ingest_points("pl.m1", [float(i % 7) for i in range(30)],
+                               stamps)
+        self.srv.ingest_points("pl.m2", [float(i % 5) for i in range(30)],
+                               stamps)
+        text = svg_ok(self, *self.plot(
+            "series=pl.m1,pl.m2&window_size=4&raw=1&band=1"))
+        legend = set(re.findall(r"<text>([^<]*)</text>", text))
+        for name in ("pl.m1", "pl.m2"):
+            for what in ("average", "value", "min-max"):
+                self.assertIn("%s %s" % (name, what), legend)
+        # Each series must exist, and the list is bounded.
+        status, _, body = self.plot("series=pl.m1,pl.nothere&window_size=4")
+        self.assertEqual(status, 404, body)
+        self.assertIn(b"pl.nothere", body)
+        for bad in ("series=pl.m1,,pl.m2&window_size=4",
+                    "series=" + ",".join(["pl.m1"] * 9) + "&window_size=4",
+                    "series=pl.m1&window_size=4&raw=2",
+                    "series=pl.m1&window_size=4&band=yes",
+                    "series=pl.m1&window_size=4&format=gif"):
+            with self.subTest(query=bad):
+                status, _, body = self.plot(bad)
+                self.assertEqual(status, 400, body)
+                self.assertIn("error", strict_json(body))
+
+    def test_png_and_pdf(self):
+        self.srv.ingest_points("pl.bin", [1.0, 3.0, 2.0, 5.0],
+                               [1600000000.0 + i for i in range(4)])
+        status, headers, body = self.plot(
+            "series=pl.bin&window_size=2&format=png")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "image/png")
+        self.assertEqual(body[:8], b"\x89PNG\r\n\x1a\n")
+        self.assertEqual(body[-8:-4], b"IEND")
+        status, headers, body = self.plot(
+            "series=pl.bin&window_size=2&format=pdf")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "application/pdf")
+        self.assertEqual(body[:5], b"%PDF-")
+        self.assertIn(b"%%EOF", body[-32:])
+
+    def test_repeated_plot_comes_from_the_cache_until_data_changes(self):
+        stamps = [1600000000.0 + i for i in range(10)]
+        self.srv.ingest_points("pl.cache", [float(i) for i in range(10)],
+                               stamps)
+        query = "series=pl.cache&window_size=3&width=500"
+        first = self.plot(query)
+        before = self.srv.metrics()
+        second = self.plot(query)
+        after = self.srv.metrics()
+        self.assertEqual(first[2], second[2])
+        self.assertEqual(after["streamavg_plots_cached_total"],
+                         before["streamavg_plots_cached_total"] + 1)
+        self.assertEqual(after["streamavg_plots_total"],
+                         before["streamavg_plots_total"])
+        # A new point is new data: drawn again, not served stale.
+        self.srv.ingest_points("pl.cache", [100.0], [1600000010.0])
+        third = self.plot(query)
+        final = self.srv.metrics()
+        self.assertNotEqual(third[2], second[2])
+        self.assertEqual(final["streamavg_plots_total"],
+                         after["streamavg_plots_total"] + 1)
+
     def test_empty_series_says_no_data(self):
         text = svg_ok(self, *self.plot("series=default&window_size=5"))
         self.assertIn("no data", text)
@@ -164,8 +228,10 @@ class Plot(unittest.TestCase):
         drawn = after["streamavg_plots_total"] - before["streamavg_plots_total"]
         joined = (after["streamavg_plots_coalesced_total"] -
                   before["streamavg_plots_coalesced_total"])
+        cached = (after["streamavg_plots_cached_total"] -
+                  before["streamavg_plots_cached_total"])
         self.assertGreaterEqual(drawn, 1)
-        self.assertEqual(drawn + joined, 8)
+        self.assertEqual(drawn + joined + cached, 8)
         self.assertEqual(after["streamavg_plots_failed_total"],
                          before["streamavg_plots_failed_total"])
 

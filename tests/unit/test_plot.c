@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "plot.h"
+#include "plot_script.h"
 
 #define GNUPLOT "/usr/bin/gnuplot"
 #define WAIT_LIMIT_S 30         /* generous: only a broken pool reaches it */
@@ -85,12 +86,15 @@ static double wall_ms(void)
 static struct plot_job *series_job(size_t n, double start, double step,
                                    const char *title)
 {
-    struct plot_job *job = plot_job_new(n);
+    struct plot_job *job = plot_job_new();
+    struct plot_line *l;
 
     assert_non_null(job);
+    l = plot_job_add_line(job, "s", n, 0, 0);
+    assert_non_null(l);
     for (size_t i = 0; i < n; i++) {
-        job->x[i] = start + (double)i * step;
-        job->y[i] = (double)(i % 17) * 1.5;
+        l->x[i] = start + (double)i * step;
+        l->avg[i] = (double)(i % 17) * 1.5;
     }
     job->width = 640;
     job->height = 400;
@@ -120,18 +124,18 @@ static void assert_whole_svg(const struct plot_job *job)
     const char *end;
 
     assert_int_equal(job->status, PLOT_OK);
-    assert_non_null(job->svg);
-    assert_int_equal(strlen(job->svg), job->svg_len);
-    assert_true(strncmp(job->svg, "<?xml", 5) == 0 ||
-                strncmp(job->svg, "<svg", 4) == 0);
-    end = job->svg + job->svg_len;
-    while (end > job->svg && (end[-1] == '\n' || end[-1] == ' '))
+    assert_non_null(job->out);
+    assert_int_equal(strlen(job->out), job->out_len);
+    assert_true(strncmp(job->out, "<?xml", 5) == 0 ||
+                strncmp(job->out, "<svg", 4) == 0);
+    end = job->out + job->out_len;
+    while (end > job->out && (end[-1] == '\n' || end[-1] == ' '))
         end--;
-    assert_true(end - job->svg >= 6);
+    assert_true(end - job->out >= 6);
     assert_memory_equal(end - 6, "</svg>", 6);
     /* Exactly one document, nothing of the marker left. */
-    assert_ptr_equal(strstr(job->svg, "</svg>"), end - 6);
-    assert_null(strchr(job->svg, '@'));
+    assert_ptr_equal(strstr(job->out, "</svg>"), end - 6);
+    assert_null(strchr(job->out, '@'));
 }
 
 /* The HH:MM label a reader of the plot sees for t, computed without
@@ -187,25 +191,25 @@ static void test_known_points(void **state)
     job = draw(pool, &w, series_job(61, EPOCH_ON_HOUR, 60,
                                     "cpu.load window_size=5"));
     assert_whole_svg(job);
-    assert_non_null(strstr(job->svg, "<text>cpu.load window_size=5</text>"));
-    assert_non_null(strstr(job->svg, "<text>average</text>"));
+    assert_non_null(strstr(job->out, "<text>cpu.load window_size=5</text>"));
+    assert_non_null(strstr(job->out, "<text>average</text>"));
     assert_true(job->elapsed_ms > 0);
     /* The first and last ticks are the hours the data starts and ends
      * on; an hour later is off the axis. */
     utc_label(EPOCH_ON_HOUR, "%H:%M", label, sizeof label);
     assert_string_equal(label, "<text>22:00</text>");
-    assert_non_null(strstr(job->svg, label));
+    assert_non_null(strstr(job->out, label));
     utc_label(EPOCH_ON_HOUR + 3600, "%H:%M", label, sizeof label);
-    assert_non_null(strstr(job->svg, label));
+    assert_non_null(strstr(job->out, label));
     utc_label(EPOCH_ON_HOUR + 7200, "%H:%M", label, sizeof label);
-    assert_null(strstr(job->svg, label));
+    assert_null(strstr(job->out, label));
     plot_job_free(job);
 
     /* Ten minutes: seconds on the labels. */
     job = draw(pool, &w, series_job(11, EPOCH_ON_HOUR + 1800, 60, "short"));
     assert_whole_svg(job);
     utc_label(EPOCH_ON_HOUR + 1800, "%H:%M:%S", label, sizeof label);
-    assert_non_null(strstr(job->svg, label));
+    assert_non_null(strstr(job->out, label));
     plot_job_free(job);
     assert_int_equal(plot_pool_pending(pool), 0);
     plot_pool_free(pool);
@@ -224,13 +228,13 @@ static void test_empty_flat_single(void **state)
 
     job = draw(pool, &w, series_job(0, 0, 0, "nothing yet"));
     assert_whole_svg(job);
-    assert_non_null(strstr(job->svg, "<text>no data</text>"));
-    assert_non_null(strstr(job->svg, "<text>nothing yet</text>"));
+    assert_non_null(strstr(job->out, "<text>no data</text>"));
+    assert_non_null(strstr(job->out, "<text>nothing yet</text>"));
     plot_job_free(job);
 
     job = series_job(50, EPOCH_ON_HOUR, 10, "flat");
-    for (size_t i = 0; i < job->n; i++)
-        job->y[i] = 3.0;
+    for (size_t i = 0; i < job->lines[0].n; i++)
+        job->lines[0].avg[i] = 3.0;
     job = draw(pool, &w, job);
     assert_whole_svg(job);
     plot_job_free(job);
@@ -238,16 +242,16 @@ static void test_empty_flat_single(void **state)
     job = draw(pool, &w, series_job(1, EPOCH_ON_HOUR, 0, "one point"));
     assert_whole_svg(job);
     utc_label(EPOCH_ON_HOUR, "%H:%M:%S", label, sizeof label);
-    assert_non_null(strstr(job->svg, label));
+    assert_non_null(strstr(job->out, label));
     plot_job_free(job);
 
     /* Points that are not numbers are left out; none left is no data. */
     job = series_job(3, EPOCH_ON_HOUR, 10, "undefined");
-    for (size_t i = 0; i < job->n; i++)
-        job->y[i] = NAN;
+    for (size_t i = 0; i < job->lines[0].n; i++)
+        job->lines[0].avg[i] = NAN;
     job = draw(pool, &w, job);
     assert_whole_svg(job);
-    assert_non_null(strstr(job->svg, "<text>no data</text>"));
+    assert_non_null(strstr(job->out, "<text>no data</text>"));
     plot_job_free(job);
 
     plot_pool_free(pool);
@@ -293,7 +297,7 @@ static void test_refused(void **state)
     memcpy(job->title, "Az09._:=, -", 11);
     job = draw(pool, &w, job);
     assert_whole_svg(job);
-    assert_non_null(strstr(job->svg, "Az09._:=, -"));
+    assert_non_null(strstr(job->out, "Az09._:=, -"));
     plot_job_free(job);
 
     plot_pool_free(pool);
@@ -328,7 +332,7 @@ static void test_concurrent(void **state)
         /* Each SVG belongs to its own job. */
         snprintf(title, sizeof title, "<text>job %d</text>",
                  (int)(intptr_t)job->user);
-        assert_non_null(strstr(job->svg, title));
+        assert_non_null(strstr(job->out, title));
         plot_job_free(job);
         done++;
     }
@@ -409,7 +413,7 @@ static void test_timeout_then_recovery(void **state)
     start = wall_ms();
     job = draw(pool, &w, series_job(100, EPOCH_ON_HOUR, 60, "hangs"));
     assert_int_equal(job->status, PLOT_TIMEOUT);
-    assert_null(job->svg);
+    assert_null(job->out);
     assert_non_null(strstr(job->error, "500 ms"));
     assert_true(job->elapsed_ms >= 490);
     assert_true(wall_ms() - start < 3000);
@@ -417,7 +421,7 @@ static void test_timeout_then_recovery(void **state)
 
     job = draw(pool, &w, series_job(100, EPOCH_ON_HOUR, 60, "recovered"));
     assert_whole_svg(job);
-    assert_non_null(strstr(job->svg, "<text>recovered</text>"));
+    assert_non_null(strstr(job->out, "<text>recovered</text>"));
     plot_job_free(job);
     plot_pool_free(pool);
     assert_int_equal(count_fds(), fds);
@@ -457,7 +461,7 @@ static void test_dies(void **state)
     for (int i = 0; i < 2; i++) {
         job = draw(pool, &w, series_job(10, EPOCH_ON_HOUR, 60, "dies"));
         assert_int_equal(job->status, PLOT_FAILED);
-        assert_null(job->svg);
+        assert_null(job->out);
         assert_true(job->elapsed_ms < 3000);
         assert_non_null(strstr(job->error, "status 3"));
         assert_non_null(strstr(job->error, "this is not gnuplot"));
@@ -505,7 +509,7 @@ static void test_too_big(void **state)
     job = draw(pool, &w, series_job(10, EPOCH_ON_HOUR, 60, "flood"));
     assert_int_equal(job->status, PLOT_FAILED);
     assert_non_null(strstr(job->error, "MB"));
-    assert_null(job->svg);
+    assert_null(job->out);
     assert_true(job->elapsed_ms < 15000);
     plot_job_free(job);
     plot_pool_free(pool);
@@ -609,10 +613,134 @@ static void test_timing(void **state)
     waiter_destroy(&w);
 }
 
+/* Decimation keeps, per pixel column, the lowest and the highest point in
+ * the order they came; the reference is a direct scan per column. */
+static void test_decimate(void **state)
+{
+    enum { N = 10000, COLS = 50 };
+    static double x[N], y[N], ox[2 * COLS], oy[2 * COLS];
+    size_t n, c, k = 0;
+
+    (void)state;
+    for (size_t i = 0; i < N; i++) {
+        x[i] = 1000.0 + (double)i;
+        y[i] = sin((double)i / 37.0) * 100 + (i == 4321 ? 5000 : 0);
+    }
+    n = plot_decimate(x, y, N, x[0], x[N - 1], COLS, ox, oy);
+    assert_true(n <= 2 * COLS);
+    for (c = 0; c < COLS; c++) {
+        size_t lo = SIZE_MAX, hi = SIZE_MAX;
+
+        for (size_t i = 0; i < N; i++) {
+            double col = (x[i] - x[0]) / (x[N - 1] - x[0]) * COLS;
+            size_t ci = col >= COLS ? COLS - 1 : (size_t)col;
+
+            if (ci != c)
+                continue;
+            if (lo == SIZE_MAX || y[i] < y[lo])
+                lo = i;
+            if (hi == SIZE_MAX || y[i] > y[hi])
+                hi = i;
+        }
+        assert_true(ox[k] == x[lo < hi ? lo : hi]);
+        assert_true(oy[k++] == y[lo < hi ? lo : hi]);
+        if (lo != hi) {
+            assert_true(ox[k] == x[lo < hi ? hi : lo]);
+            assert_true(oy[k++] == y[lo < hi ? hi : lo]);
+        }
+    }
+    assert_int_equal(k, n);
+    /* The spike survives. */
+    for (k = 0; k < n && oy[k] != y[4321]; k++)
+        ;
+    assert_true(k < n);
+
+    /* Few points are copied as they are. */
+    assert_int_equal(plot_decimate(x, y, 60, x[0], x[59], COLS, ox, oy), 60);
+    assert_true(ox[59] == x[59] && oy[59] == y[59]);
+}
+
+/* Two series, raw values and a band, in SVG: each element in the legend. */
+static void test_lines_raw_band(void **state)
+{
+    struct waiter w;
+    struct plot_pool *pool;
+    struct plot_job *job = plot_job_new();
+
+    (void)state;
+    waiter_init(&w);
+    pool = new_pool(GNUPLOT, 1, 10000, 4, &w);
+    for (int k = 0; k < 2; k++) {
+        struct plot_line *l = plot_job_add_line(job, k ? "b.two" : "a.one",
+                                                40, 1, 1);
+
+        assert_non_null(l);
+        for (size_t i = 0; i < l->n; i++) {
+            l->x[i] = EPOCH_ON_HOUR + (double)i * 60;
+            l->raw[i] = (double)((i * 7 + (size_t)k) % 11);
+            l->avg[i] = l->raw[i] / 2;
+            l->lo[i] = l->avg[i] - 1;
+            l->hi[i] = l->avg[i] + 1;
+        }
+    }
+    job->width = 640;
+    job->height = 400;
+    snprintf(job->title, sizeof job->title, "two");
+    job = draw(pool, &w, job);
+    assert_whole_svg(job);
+    assert_non_null(strstr(job->out, "<text>a.one average</text>"));
+    assert_non_null(strstr(job->out, "<text>b.two value</text>"));
+    assert_non_null(strstr(job->out, "<text>b.two min-max</text>"));
+    plot_job_free(job);
+
+    /* A line name outside the alphabet is refused. */
+    job = plot_job_new();
+    assert_non_null(plot_job_add_line(job, "a'b", 2, 0, 0));
+    job->lines[0].x[0] = job->lines[0].x[1] = EPOCH_ON_HOUR;
+    job->width = job->height = 400;
+    assert_int_equal(plot_pool_submit(pool, job), -1);
+    assert_non_null(strstr(job->error, "name"));
+    plot_job_free(job);
+
+    plot_pool_free(pool);
+    waiter_destroy(&w);
+}
+
+/* PNG and PDF come out whole: signature first, end mark last. */
+static void test_png_pdf(void **state)
+{
+    struct waiter w;
+    struct plot_pool *pool;
+
+    (void)state;
+    waiter_init(&w);
+    pool = new_pool(GNUPLOT, 1, 10000, 4, &w);
+    for (int f = PLOT_PNG; f <= PLOT_PDF; f++) {
+        struct plot_job *job = series_job(100, EPOCH_ON_HOUR, 60, "bin");
+
+        job->format = (enum plot_format)f;
+        job = draw(pool, &w, job);
+        assert_int_equal(job->status, PLOT_OK);
+        if (f == PLOT_PNG) {
+            assert_memory_equal(job->out, "\x89PNG\r\n\x1a\n", 8);
+            assert_memory_equal(job->out + job->out_len - 4, "\xae\x42\x60\x82",
+                                4);
+        } else {
+            assert_memory_equal(job->out, "%PDF-", 5);
+        }
+        plot_job_free(job);
+    }
+    plot_pool_free(pool);
+    waiter_destroy(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_points),
+        cmocka_unit_test(test_decimate),
+        cmocka_unit_test(test_lines_raw_band),
+        cmocka_unit_test(test_png_pdf),
         cmocka_unit_test(test_empty_flat_single),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_concurrent),
