@@ -2,12 +2,15 @@
  * stats.h - every figure /stats and the stream report for one window.
  *
  * count, sum, mean, min, max and both standard deviations come from the
- * window ring's block tree in O(log n).  The percentiles and the
- * exponentially weighted average need every value of the window: they
- * cost one pass over a copy of it, O(n) time and 8n bytes, and are only
- * computed for windows of at most `exact_max` points (a ceiling the
- * configuration sets), reported as absent above it.  Pure functions: no
- * I/O, no locking.
+ * window ring's block tree in O(log n).  The percentiles need every value
+ * of the window: up to `exact_max` points (a ceiling the configuration
+ * sets) they are exact, by selection over a copy (O(n) time, 8n bytes);
+ * above it they come from a one-pass log-bucket sketch (O(n) time, no
+ * copy, a few KB) within STATS_SKETCH_ALPHA of a value of the window whose
+ * rank is within one of the exact rank.  The exponentially weighted
+ * average reads only the points of the newest 64 half-lives, the older
+ * ones weighing less than a double can hold.  Pure functions: no I/O, no
+ * locking.
  */
 #ifndef STREAMAVG_STATS_H
 #define STREAMAVG_STATS_H
@@ -16,6 +19,9 @@
 
 #include "window.h"
 
+/* The sketch's relative error bound. */
+#define STATS_SKETCH_ALPHA 0.01
+
 /* How the exponentially weighted average weighs the window's points:
  * a point's weight halves every `halflife_seconds` of timestamp before
  * the newest point's when that is > 0, else every `halflife_points`
@@ -23,11 +29,12 @@
 struct stats_options {
     double halflife_seconds;
     size_t halflife_points;
-    size_t exact_max;       /* no percentiles or ewma above this count */
+    size_t exact_max;       /* sketched percentiles above this count; 0:
+                               no percentiles or ewma at all */
 };
 
 /* NaN marks a figure the window cannot give (empty window, one point for
- * the sample deviation, over exact_max for percentiles and ewma, squares
+ * the sample deviation, exact_max 0 for percentiles and ewma, squares
  * past the range of a double); answers print it as null. */
 struct stats_result {
     size_t count;

@@ -3,7 +3,7 @@
  *
  * count, sum, mean, min, max and the deviations cost O(log n) through the
  * block tree; p50, p90, p99 and ewma cost a pass over a copy of the window
- * and are null above stats.exact_max points (stats.h).
+ * and come from a sketch above stats.exact_max points (stats.h).
  */
 #include <stdio.h>
 #include <string.h>
@@ -91,9 +91,12 @@ void http_stats_request(struct http_pss *pss)
     json_object_object_add(o, "offset",
                            json_object_new_int64((int64_t)w->total));
     json_object_object_add(o, "late", json_object_new_int64((int64_t)s->late));
+    /* Say when the percentiles are estimates, and how close. */
+    json_object_object_add(o, "percentiles", json_object_new_string(
+                               r.count > opt.exact_max ? "sketch" : "exact"));
     if (r.count > opt.exact_max)
-        json_object_object_add(o, "exact_max",
-                               json_object_new_int64((int64_t)opt.exact_max));
+        json_object_object_add(o, "percentile_relative_error",
+                               jsonfmt_number(STATS_SKETCH_ALPHA));
 
     buf = jsonfmt_dump(o, 0, &len);
     json_object_put(o);

@@ -1,6 +1,8 @@
 /*
  * stats.c - the figures of one window: the tree's O(log n) aggregates,
- * exact percentiles by selection and the exponentially weighted average.
+ * exact percentiles by selection (or, above exact_max, from a log-bucket
+ * sketch with a 1% relative error) and the exponentially weighted
+ * average.
  *
  * Selection is a quickselect with a three-way partition (a window of many
  * equal values is one pass, not a quadratic walk) around pivots drawn from
@@ -117,16 +119,30 @@ void stats_quantiles(double *v, size_t n, const double *qs, size_t nq,
  * first so that no product overflows, and summed with a compensated sum.
  * The weights are 2^-age, at most 1, computed afresh per point from its
  * age, so no error accumulates across the window. */
+/* Points older than this many half-lives weigh less than 2^-64 of the
+ * newest: below a double's precision in the sums, so they are skipped and
+ * the average costs O(points in 64 half-lives), not O(window). */
+#define EWMA_HORIZON 64
+
 static double ewma(const struct window_ring *w, size_t first, size_t last,
                    const struct stats_options *opt, double min, double max)
 {
     double t_last = window_ts_at(w, last);
     double scale = fmax(fabs(min), fabs(max));
     double num = 0, num_c = 0, den = 0, den_c = 0, r;
-    size_t i;
+    size_t i, horizon;
 
     if (scale == 0)
         return 0.0;
+    if (opt->halflife_seconds > 0)
+        horizon = window_first_after(
+            w, t_last - EWMA_HORIZON * opt->halflife_seconds);
+    else
+        horizon = last + 1 > EWMA_HORIZON * opt->halflife_points
+                      ? last + 1 - EWMA_HORIZON * opt->halflife_points
+                      : 0;
+    if (horizon > first)
+        first = horizon;
     for (i = first; i <= last; i++) {
         double age = opt->halflife_seconds > 0
                          ? (t_last - window_ts_at(w, i)) /
@@ -148,6 +164,106 @@ static double ewma(const struct window_ring *w, size_t first, size_t last,
         return NAN;
     r = num / den * scale;
     return r < min ? min : r > max ? max : r;
+}
+
+/*
+ * Percentiles of a window over exact_max points, from a one-pass
+ * log-bucket histogram (the DDSketch idea): bucket k of each sign holds
+ * the values whose magnitude lies in (g^(k-1), g^k], g = (1 + a) / (1 - a)
+ * with a = STATS_SKETCH_ALPHA (stats.h), and a bucket's estimate 2 g^k / (g + 1) is within
+ * a relative a of every value in it.  Magnitudes below the window's
+ * largest times SKETCH_FLOOR count as zero.  The bucket range comes from
+ * the window's min and max, so memory is bounded (at most 2 * 1,400
+ * counters) and no copy of the window is made; the pass is O(n).
+ */
+#define SKETCH_FLOOR 1e-12
+
+struct sketch {
+    double log_g;
+    int kmin, nk;           /* bucket indexes kmin .. kmin + nk - 1 */
+    size_t *pos, *neg;      /* counts per bucket, by sign */
+    size_t zero;
+};
+
+static int bucket(const struct sketch *sk, double mag)
+{
+    int k = (int)ceil(log(mag) / sk->log_g) - sk->kmin;
+
+    return k < 0 ? 0 : k >= sk->nk ? sk->nk - 1 : k;
+}
+
+static double sketch_value(const struct sketch *sk, int k, int negative)
+{
+    double g = exp(sk->log_g);
+    double v = 2 * exp(sk->log_g * (k + sk->kmin)) / (g + 1);
+
+    return negative ? -v : v;
+}
+
+/* The estimate of the value at rank r (0-based) in ascending order. */
+static double sketch_rank(const struct sketch *sk, size_t r)
+{
+    size_t seen = 0;
+    int k;
+
+    for (k = sk->nk - 1; k >= 0; k--) {     /* most negative first */
+        seen += sk->neg[k];
+        if (r < seen)
+            return sketch_value(sk, k, 1);
+    }
+    seen += sk->zero;
+    if (r < seen)
+        return 0.0;
+    for (k = 0; k < sk->nk; k++) {
+        seen += sk->pos[k];
+        if (r < seen)
+            return sketch_value(sk, k, 0);
+    }
+    return sketch_value(sk, sk->nk - 1, 0);
+}
+
+static int sketch_quantiles(const struct window_ring *w, size_t first,
+                            size_t n, double min, double max,
+                            const double *qs, double *out)
+{
+    double top = fmax(fabs(min), fabs(max)), floor_mag = top * SKETCH_FLOOR;
+    struct sketch sk;
+    size_t i;
+    int j;
+
+    if (top == 0) {
+        out[0] = out[1] = out[2] = 0.0;
+        return 0;
+    }
+    memset(&sk, 0, sizeof(sk));
+    sk.log_g = log((1 + STATS_SKETCH_ALPHA) / (1 - STATS_SKETCH_ALPHA));
+    sk.kmin = (int)ceil(log(floor_mag) / sk.log_g);
+    sk.nk = (int)ceil(log(top) / sk.log_g) - sk.kmin + 1;
+    sk.pos = calloc((size_t)sk.nk, sizeof(size_t));
+    sk.neg = calloc((size_t)sk.nk, sizeof(size_t));
+    if (!sk.pos || !sk.neg) {
+        free(sk.pos);
+        free(sk.neg);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        double v = window_value_at(w, first + i), mag = fabs(v);
+
+        if (mag <= floor_mag)
+            sk.zero++;
+        else if (v > 0)
+            sk.pos[bucket(&sk, mag)]++;
+        else
+            sk.neg[bucket(&sk, mag)]++;
+    }
+    for (j = 0; j < 3; j++) {
+        double v = sketch_rank(&sk, (size_t)llround(qs[j] * (double)(n - 1)));
+
+        out[j] = v < min ? min : v > max ? max : v;
+    }
+    free(sk.pos);
+    free(sk.neg);
+    return 0;
 }
 
 int stats_compute(const struct window_ring *w, size_t first, size_t last,
@@ -172,21 +288,27 @@ int stats_compute(const struct window_ring *w, size_t first, size_t last,
     out->max = agg.max;
     out->stddev = sqrt(window_agg_variance(&agg, 0));
     out->stddev_sample = sqrt(window_agg_variance(&agg, 1));
-    if (agg.count > opt->exact_max)
+    if (opt->exact_max == 0)
         return 0;
+    out->ewma = ewma(w, first, first + agg.count - 1, opt, agg.min,
+                     agg.max);
 
-    copy = malloc(agg.count * sizeof(*copy));
-    if (!copy)
-        return -1;
-    for (i = 0; i < agg.count; i++)
-        copy[i] = window_value_at(w, first + i);
-    stats_quantiles(copy, agg.count, qs, 3, q);
-    free(copy);
+    if (agg.count > opt->exact_max) {
+        if (sketch_quantiles(w, first, agg.count, agg.min, agg.max, qs,
+                             q) < 0)
+            return -1;
+    } else {
+        copy = malloc(agg.count * sizeof(*copy));
+        if (!copy)
+            return -1;
+        for (i = 0; i < agg.count; i++)
+            copy[i] = window_value_at(w, first + i);
+        stats_quantiles(copy, agg.count, qs, 3, q);
+        free(copy);
+    }
     out->p50 = q[0];
     out->p90 = q[1];
     out->p99 = q[2];
-    out->ewma = ewma(w, first, first + agg.count - 1, opt, agg.min,
-                     agg.max);
     return 0;
 }
 

@@ -76,10 +76,23 @@ class Stats(unittest.TestCase):
         self.srv.ingest_points("st.big", [float(i) for i in range(1800)])
         out = self.stats("series=st.big&window_size=1600")
         self.assertEqual(out["count"], 1600)
-        self.assertIsNone(out["p50"])
-        self.assertIsNone(out["ewma"])
-        self.assertEqual(out["exact_max"], 1500)
+        self.assertEqual(out["percentiles"], "sketch")
+        self.assertEqual(out["percentile_relative_error"], 0.01)
         self.assertEqual(out["max"], 1799)
+        # Above exact_max a percentile is within 1% of a value of the
+        # window whose rank is within one of the exact rank.
+        vals = sorted(float(i) for i in range(200, 1800))
+        for key, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+            r = round(q * (len(vals) - 1))
+            near = vals[max(r - 1, 0):r + 2]
+            self.assertTrue(any(abs(out[key] - v) <= 0.01 * abs(v)
+                                for v in near), (key, out[key], near))
+        # ewma is still exact: the default half-life is 10 points.
+        w = [2 ** (-(1599 - i) / 10.0) for i in range(1600)]
+        want = math.fsum(x * y for x, y in zip(w, vals)) / math.fsum(w)
+        self.assertTrue(close_rel(out["ewma"], want, 1e-12))
+        out = self.stats("series=st.big&window_size=1500")
+        self.assertEqual(out["percentiles"], "exact")
         out = self.stats("series=default&window=1h")
         self.assertEqual(out["count"], 0)
         for k in ("mean", "min", "max", "stddev", "p99", "ewma"):
