@@ -37,6 +37,7 @@ struct config {
     struct {
         int history;
         int max_series;
+        int max_memory_mb;  /* all series' history together */
         int max_future;     /* seconds a timestamp may lead the clock */
     } series;
     struct {

@@ -12,7 +12,8 @@
  * A timestamp above INGEST_MS_THRESHOLD is taken as milliseconds and
  * divided by 1000, since no seconds timestamp before the year 5000 is that
  * large and producers that send milliseconds are common.  Negative
- * timestamps (other than Graphite's -1) and non-finite ones are rejected.
+ * timestamps (other than Graphite's -1), non-finite ones and those of
+ * INGEST_TS_CEILING or more are rejected.
  * Graphite's -1 is any number equal to -1 ("-1", "-1.0", "-1e0"); in JSON,
  * null means now and -1 is rejected like any negative timestamp.
  *
@@ -42,6 +43,9 @@
 
 #define SERIES_NAME_MAX 255
 #define INGEST_MS_THRESHOLD 1e11
+/* Timestamps from here up are refused: as milliseconds they would land
+ * beyond INGEST_MS_THRESHOLD seconds again, and no clock means them. */
+#define INGEST_TS_CEILING 1e14
 #define INGEST_ERR_MAX 160
 
 /* One parsed point.  `name` points into the caller's input buffer, or into

@@ -26,8 +26,9 @@ struct series {
 struct store;
 
 /* A store whose series keep `history` points each, with at most
- * `max_series` series.  Returns NULL when memory ran out. */
-struct store *store_new(size_t history, size_t max_series);
+ * `max_series` series holding at most `max_bytes` of history together.
+ * Returns NULL when memory ran out. */
+struct store *store_new(size_t history, size_t max_series, size_t max_bytes);
 
 /* Free every series and the store.  Watches must be released first. */
 void store_free(struct store *st);
@@ -42,10 +43,13 @@ struct series *store_find(const struct store *st, const char *name,
 struct series *store_intern(struct store *st, const char *name, size_t len,
                             char *err, size_t errlen);
 
-/* Append one point.  A timestamp older than the series' newest is raised
- * to it, so the ring stays in time order, and counted in `late`.
- * Returns 0, or -1 when memory ran out. */
-int series_append(struct series *s, double ts, double value);
+/* Append one point to s, a series of st.  A timestamp older than the
+ * series' newest is raised to it, so the ring stays in time order, and
+ * counted in `late`.  Returns 0, or -1 with a sentence in err when the
+ * ring would have to grow past the store's memory budget, or memory ran
+ * out.  A full ring never grows: its oldest point makes room. */
+int store_append(struct store *st, struct series *s, double ts,
+                 double value, char *err, size_t errlen);
 
 /* Series in creation order: index 0 .. store_count() - 1. */
 size_t store_count(const struct store *st);

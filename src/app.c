@@ -31,9 +31,7 @@ int app_accept_point(struct app *app, enum source src, const char *name,
         return -1;
     }
     s = store_intern(app->store, name, len, err, errlen);
-    if (!s || series_append(s, ts, value) < 0) {
-        if (s)
-            snprintf(err, errlen, "out of memory storing a point");
+    if (!s || store_append(app->store, s, ts, value, err, errlen) < 0) {
         app->m.points_rejected[src]++;
         return -1;
     }

@@ -2,7 +2,9 @@
  * config.c - one table of keys drives the defaults, the file reader and the
  * -o overrides, so the three can never disagree about a key.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,8 @@ static const struct key keys[] = {
     K("generator.max", KEY_INT, generator.max, -1000000000, 1000000000,
       "100"),
     K("series.history", KEY_INT, series.history, 1, 100000000, "100000"),
+    K("series.max_memory_mb", KEY_INT, series.max_memory_mb, 1, 1 << 20,
+      "1024"),
     K("series.max_series", KEY_INT, series.max_series, 1, 10000000,
       "10000"),
     K("series.max_future", KEY_INT, series.max_future, 0, 315360000, "600"),
@@ -272,6 +276,11 @@ static char *read_file(const char *path, size_t *len, char *err,
     if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 ||
         fseek(f, 0, SEEK_SET))
         goto fail;
+    if (size == LONG_MAX) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        fclose(f);
+        return NULL;
+    }
     if (size > (1 << 20)) {
         snprintf(err, errlen, "%s: larger than 1 MB, not a config file",
                  path);
@@ -357,6 +366,22 @@ int config_set(struct config *cfg, const char *assignment, char *err,
     return set_text(cfg, k, eq + 1, "-o", err, errlen);
 }
 
+/* A bind address is "" (every address) or an IPv4 or IPv6 literal: lws
+ * would take a misspelt one as an interface name, log it and carry on. */
+static int bind_invalid(const char *addr, const char *key, char *err,
+                        size_t errlen)
+{
+    unsigned char buf[16];
+
+    if (!*addr || inet_pton(AF_INET, addr, buf) == 1 ||
+        inet_pton(AF_INET6, addr, buf) == 1)
+        return 0;
+    snprintf(err, errlen, "%s is '%s'; it must be an IPv4 or IPv6 address "
+             "(e.g. 127.0.0.1, 0.0.0.0, ::1) or \"\" for every address",
+             key, addr);
+    return 1;
+}
+
 int config_check(const struct config *cfg, char *err, size_t errlen)
 {
     static const char *levels[] = {"err", "warn", "notice", "info",
@@ -376,6 +401,9 @@ int config_check(const struct config *cfg, char *err, size_t errlen)
                  "Graphite listener off)", cfg->http.port);
         return -1;
     }
+    if (bind_invalid(cfg->http.bind, "http.bind", err, errlen) ||
+        bind_invalid(cfg->graphite.bind, "graphite.bind", err, errlen))
+        return -1;
     if (!ingest_series_name_ok(cfg->generator.series,
                                strlen(cfg->generator.series))) {
         snprintf(err, errlen, "generator.series '%s' is not a series name: "

@@ -23,6 +23,7 @@
 
 #define WRITE_CHUNK 16384
 #define MAX_REPORTED_ERRORS 10
+#define BODY_TIMEOUT_S 60
 #define VERSION_STRING "0.1.0"
 
 static const char JSON_TYPE[] = "application/json";
@@ -634,14 +635,25 @@ static int start_ingest(struct http_pss *pss)
                           "or text/plain (Graphite lines)");
         return -1;
     }
-    if (n <= 0 &&
-        !lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
+        /* lws 4.1 hands a chunked request body over undecoded and never
+         * says it ended: refuse it plainly rather than guess. */
+        pss->close_after = 1;
+        http_answer_error(pss, 411, "send the body with a Content-Length; "
+                          "chunked request bodies are not taken");
+        return -1;
+    }
+    if (n <= 0) {
         /* lws sends no BODY callbacks for an empty body: answer now. */
         http_answer_error(pss, 400, "the body is empty; send points, one a "
                           "line (or a JSON array)");
         return -1;
     }
     pss->is_ingest = 1;
+
+    /* However slowly it trickles in, the whole body must arrive in this
+     * time: a peer cannot hold a connection open a byte at a time. */
+    lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, BODY_TIMEOUT_S);
     return 0;
 }
 
@@ -677,6 +689,24 @@ static int add_body(struct http_pss *pss, const char *in, size_t len)
 static int method_is(struct lws *wsi, enum lws_token_indexes tok)
 {
     return lws_hdr_total_length(wsi, tok) > 0;
+}
+
+/* The request's path, whatever its method.  `in` of LWS_CALLBACK_HTTP is
+ * the path below the mount point, and the mount points are the endpoints
+ * themselves, so the full path comes from the method's URI token. */
+static void request_path(struct lws *wsi, char *path, size_t len)
+{
+    static const enum lws_token_indexes methods[] = {
+        WSI_TOKEN_GET_URI,   WSI_TOKEN_POST_URI,  WSI_TOKEN_HEAD_URI,
+        WSI_TOKEN_OPTIONS_URI, WSI_TOKEN_PUT_URI, WSI_TOKEN_PATCH_URI,
+        WSI_TOKEN_DELETE_URI,
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (lws_hdr_copy(wsi, path, (int)len, methods[i]) > 0)
+            return;
+    snprintf(path, len, "?");
 }
 
 static void route(struct http_pss *pss, const char *path)
@@ -734,15 +764,14 @@ int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
         pss->wsi = wsi;
         pss->app = server_app(wsi);
 
-        /* `in` is the path below the mount point; the mount points are the
-         * endpoints themselves, so rebuild the full path from the URI. */
-        if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 &&
-            lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_POST_URI) <= 0 &&
-            lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_PUT_URI) <= 0 &&
-            lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_DELETE_URI) <= 0)
-            snprintf(path, sizeof(path), "?");
+        request_path(wsi, path, sizeof(path));
         route(pss, path);
         return 0;
+
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        /* A WebSocket handshake that named no subprotocol lands on the
+         * first protocol, this one: only "streamavg" speaks WebSocket. */
+        return 1;
 
     case LWS_CALLBACK_HTTP_BODY:
         if (pss->is_ingest)
@@ -750,6 +779,7 @@ int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
         return 0;
 
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
         if (pss->is_ingest && !pss->answering)
             finish_ingest(pss);
         return 0;

@@ -158,6 +158,10 @@ static int finish_ts(double ts, int minus_one, double now, double *out,
                     "timestamp is negative; send seconds or milliseconds "
                     "since the epoch, or %s for now",
                     minus_one ? "-1 or nothing" : "null or nothing");
+    if (ts >= INGEST_TS_CEILING)
+        return fail(err, errlen,
+                    "timestamp is too large: at most 1e14 (milliseconds, "
+                    "the year 5138)");
     if (ts > INGEST_MS_THRESHOLD)
         ts /= 1000.0;
     *out = ts + 0.0;            /* turns -0 into 0 */

@@ -120,7 +120,8 @@ int main(int argc, char **argv)
 
     app.started = app_now();
     app.store = store_new((size_t)app.cfg.series.history,
-                          (size_t)app.cfg.series.max_series);
+                          (size_t)app.cfg.series.max_series,
+                          (size_t)app.cfg.series.max_memory_mb << 20);
     if (!app.store || stream_init(&app) < 0) {
         fprintf(stderr, "streamavg: out of memory\n");
         return 1;

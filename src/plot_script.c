@@ -349,7 +349,7 @@ int plot_script_build(const struct plot_job *job, const char *marker,
                      time_format(xmax - xmin));
         /* One instant has no span: gnuplot would widen it by a percentage
          * of the epoch (months).  Integers keep the locale out of it. */
-        if (xmax - xmin < 1)
+        if (xmax - xmin < 1 && fabs(xmin) < 1e15 && fabs(xmax) < 1e15)
             len = append(buf, len, SCRIPT_ROOM, "set xrange [%lld:%lld]\n",
                          (long long)floor(xmin) - 1,
                          (long long)ceil(xmax) + 1);

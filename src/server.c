@@ -215,12 +215,17 @@ int server_run(struct app *app)
         goto out;
     }
 
-    lwsl_notice("listening: HTTP and WebSocket on %s:%d, Graphite %s%s%d\n",
-                app->cfg.http.bind[0] ? app->cfg.http.bind : "*",
-                app->cfg.http.port,
-                app->cfg.graphite.port ? app->cfg.graphite.bind : "off",
-                app->cfg.graphite.port ? ":" : "",
-                app->cfg.graphite.port);
+    if (app->cfg.graphite.port)
+        lwsl_notice("listening: HTTP and WebSocket on %s:%d, Graphite on "
+                    "%s:%d\n",
+                    app->cfg.http.bind[0] ? app->cfg.http.bind : "*",
+                    app->cfg.http.port,
+                    app->cfg.graphite.bind[0] ? app->cfg.graphite.bind : "*",
+                    app->cfg.graphite.port);
+    else
+        lwsl_notice("listening: HTTP and WebSocket on %s:%d, Graphite off\n",
+                    app->cfg.http.bind[0] ? app->cfg.http.bind : "*",
+                    app->cfg.http.port);
 
     if (app->cfg.generator.enabled) {
         gen.app = app;

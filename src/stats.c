@@ -170,11 +170,12 @@ static double ewma(const struct window_ring *w, size_t first, size_t last,
  * Percentiles of a window over exact_max points, from a one-pass
  * log-bucket histogram (the DDSketch idea): bucket k of each sign holds
  * the values whose magnitude lies in (g^(k-1), g^k], g = (1 + a) / (1 - a)
- * with a = STATS_SKETCH_ALPHA (stats.h), and a bucket's estimate 2 g^k / (g + 1) is within
- * a relative a of every value in it.  Magnitudes below the window's
- * largest times SKETCH_FLOOR count as zero.  The bucket range comes from
- * the window's min and max, so memory is bounded (at most 2 * 1,400
- * counters) and no copy of the window is made; the pass is O(n).
+ * with a = STATS_SKETCH_ALPHA (stats.h), and a bucket's estimate
+ * 2 g^k / (g + 1) is within a relative a of every value in it.
+ * Magnitudes below the window's largest times SKETCH_FLOOR count as zero.
+ * The bucket range comes from the window's min and max, so memory is
+ * bounded (at most 2 * 1,400 counters) and no copy of the window is made;
+ * the pass is O(n).
  */
 #define SKETCH_FLOOR 1e-12
 

@@ -17,6 +17,8 @@ struct store {
     size_t list_cap;
     size_t history;
     size_t max_series;
+    size_t bytes;           /* what the series and their rings hold */
+    size_t max_bytes;
 };
 
 /* FNV-1a: short keys, no adversary can pick collisions cheaply enough to
@@ -32,7 +34,8 @@ static uint64_t hash_name(const char *p, size_t len)
     return h;
 }
 
-struct store *store_new(size_t history, size_t max_series)
+struct store *store_new(size_t history, size_t max_series,
+                        size_t max_bytes)
 {
     struct store *st = calloc(1, sizeof(*st));
 
@@ -46,6 +49,7 @@ struct store *store_new(size_t history, size_t max_series)
     }
     st->history = history;
     st->max_series = max_series;
+    st->max_bytes = max_bytes;
     return st;
 }
 
@@ -123,6 +127,8 @@ struct series *store_intern(struct store *st, const char *name, size_t len,
     if (st->count >= st->nbuckets && rehash(st) < 0)
         goto oom;
 
+    if (st->bytes + sizeof(*s) > st->max_bytes)
+        goto budget;
     s = calloc(1, sizeof(*s));
     if (!s)
         goto oom;
@@ -138,17 +144,33 @@ struct series *store_intern(struct store *st, const char *name, size_t len,
     s->hnext = st->buckets[k];
     st->buckets[k] = s;
     st->list[st->count++] = s;
+    st->bytes += sizeof(*s) + window_bytes(&s->ring);
     return s;
 
+budget:
+    snprintf(err, errlen, "the memory budget for history is spent "
+             "(series.max_memory_mb); no new series until it is raised");
+    return NULL;
 oom:
     snprintf(err, errlen, "out of memory creating a series");
     return NULL;
 }
 
-int series_append(struct series *s, double ts, double value)
+int store_append(struct store *st, struct series *s, double ts,
+                 double value, char *err, size_t errlen)
 {
     struct window_ring *w = &s->ring;
+    size_t before = window_bytes(w);
 
+    /* A ring that must grow doubles: refuse the point if that would pass
+     * the budget.  Full rings evict instead and never reach here. */
+    if (w->len == w->cap && w->len < w->max_cap &&
+        st->bytes + before > st->max_bytes) {
+        snprintf(err, errlen, "the memory budget for history is spent "
+                 "(series.max_memory_mb); series that are full keep taking "
+                 "points, growing ones do not");
+        return -1;
+    }
     if (w->len) {
         double newest = window_ts_at(w, w->len - 1);
 
@@ -157,7 +179,12 @@ int series_append(struct series *s, double ts, double value)
             s->late++;
         }
     }
-    return window_push(w, ts, value);
+    if (window_push(w, ts, value) < 0) {
+        snprintf(err, errlen, "out of memory storing a point");
+        return -1;
+    }
+    st->bytes += window_bytes(w) - before;
+    return 0;
 }
 
 size_t store_count(const struct store *st)
@@ -182,11 +209,7 @@ uint64_t store_points(const struct store *st)
 
 size_t store_bytes(const struct store *st)
 {
-    size_t n = 0, i;
-
-    for (i = 0; i < st->count; i++)
-        n += sizeof(struct series) + window_bytes(&st->list[i]->ring);
-    return n;
+    return st->bytes;
 }
 
 size_t store_history(const struct store *st)

@@ -39,9 +39,11 @@
 #include "stats.h"
 #include "stream.h"
 
-/* Replies (history, errors) a connection may have waiting; past this a
- * client that sends requests without reading gets no more error replies. */
-#define MAX_REPLIES_QUEUED 16
+/* Replies (history, errors) a connection may have waiting: one history per
+ * subscription it may hold, plus this many errors.  Past that a client
+ * that sends requests without reading gets no more error replies; a
+ * history is never dropped, since a subscription's limit comes first. */
+#define MAX_ERRORS_QUEUED 16
 /* Windows one subscription may ask for at once. */
 #define MAX_WINDOWS 8
 #define MAX_INTERVAL_MS 3600000
@@ -162,7 +164,8 @@ static void queue_reply(struct ws_conn *c, struct msg *m)
 {
     if (!m)
         return;
-    if (c->nreplies >= MAX_REPLIES_QUEUED) {
+    if (c->nreplies >= c->app->cfg.stream.max_subscriptions +
+                           MAX_ERRORS_QUEUED) {
         msg_unref(m);
         return;
     }

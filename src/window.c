@@ -9,9 +9,9 @@
  * lie wholly inside the range asked for, which holds for any leaf count
  * because the combination does not depend on order, and it saves up to
  * half of the tree's memory.  A query scans at most two partial blocks
- * and combines O(log n) whole-block nodes.  Nothing is ever subtracted: a node is always
- * recomputed from what it covers now, so a point that left the window
- * leaves no trace in any later answer.
+ * and combines O(log n) whole-block nodes.  Nothing is ever subtracted: a
+ * node is always recomputed from what it covers now, so a point that left
+ * the window leaves no trace in any later answer.
  */
 #include <math.h>
 #include <stdlib.h>

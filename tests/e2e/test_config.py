@@ -106,6 +106,8 @@ class CommandLine(unittest.TestCase):
                        ("http.port=-1", "http.port"),
                        ("generator.enabled=maybe", "generator.enabled"),
                        ("series.history=1e3", "series.history"),
+                       ("http.bind=not-an-ip", "http.bind"),
+                       ("graphite.bind=localhost", "graphite.bind"),
                        ("nodot", "KEY=VALUE")):
             with self.subTest(o=o):
                 rc, out, err = run("-c", CONF, *port_args(), "-o", o)

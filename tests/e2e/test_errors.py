@@ -131,23 +131,34 @@ class Errors(unittest.TestCase):
                                           "application/x-ndjson")
         self.assertEqual(status, 200, out)
 
-    def test_chunked_body_over_max_body_413(self):
+    def test_chunked_body_gets_411(self):
+        # Any chunked body, small or over the limit, gets one clear answer
+        # and stores nothing.
         line = (json.dumps({"series": "err.chunk", "value": 2}) +
                 "\n").encode()
-        chunks = [line * 10] * (MAX_BODY // (len(line) * 10) + 2)
-        conn = http.client.HTTPConnection("127.0.0.1", self.srv.port,
-                                          timeout=30)
-        try:
-            conn.request("POST", "/ingest", body=iter(chunks),
-                         headers={"Content-Type": "application/x-ndjson"},
-                         encode_chunked=True)
-            r = conn.getresponse()
-            self.check_error(r.status, r.headers, r.read(), 413)
-        except (BrokenPipeError, ConnectionResetError):
-            pass    # refused before the whole body went: fine too
-        finally:
-            conn.close()
+        for n in (1, MAX_BODY // len(line) + 2):
+            with self.subTest(lines=n):
+                conn = http.client.HTTPConnection("127.0.0.1", self.srv.port,
+                                                  timeout=30)
+                try:
+                    conn.request("POST", "/ingest", body=iter([line] * n),
+                                 headers={"Content-Type":
+                                          "application/x-ndjson"},
+                                 encode_chunked=True)
+                    r = conn.getresponse()
+                    self.check_error(r.status, r.headers, r.read(), 411)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass    # refused before the whole body went: fine too
+                finally:
+                    conn.close()
         self.assertIsNone(self.srv.series_info("err.chunk"))
+
+    def test_head_and_options_are_405(self):
+        for method in ("HEAD", "OPTIONS", "PUT", "DELETE"):
+            with self.subTest(method=method):
+                status, _, _ = self.srv.request("/average?window_size=1",
+                                                method=method)
+                self.assertEqual(status, 405)
 
     def test_empty_body_400(self):
         for ctype in ("application/x-ndjson", "application/json",

@@ -185,6 +185,21 @@ class Ingest(unittest.TestCase):
             self.assertAlmostEqual(got, expect, delta=abs(expect) * 1e-15,
                                    msg=sent)
 
+    def test_timestamps_past_the_ceiling_are_refused(self):
+        # 1e14 ms is the year 5138; anything larger no clock means, and
+        # one such point would drag every later point of its series up.
+        for sent in (1e14, 1e19, 1e300):
+            with self.subTest(sent=sent):
+                status, out = self.srv.ingest(
+                    [json.dumps({"series": "in.ceil", "value": 1,
+                                 "timestamp": sent})])
+                self.assertEqual(status, 400, out)
+                self.assertIn("timestamp", out["errors"][0]["error"])
+                status, out = self.post(b"in.ceilg 1 %r\n" % sent,
+                                        "text/plain")
+                self.assertEqual(status, 400, out)
+        self.assertIsNone(self.srv.series_info("in.ceilg"))
+
     def test_ms_timestamps_make_duration_windows_work(self):
         base_ms = 1_700_000_000_000
         ts = [base_ms + 400 * i for i in range(10)]    # 3.6 s of points

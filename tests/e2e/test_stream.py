@@ -313,6 +313,33 @@ class Stream(unittest.TestCase):
         ws.send(text)
         self.assertEqual(json.loads(ws.recv())["type"], "history")
 
+    def test_handshake_without_subprotocol_refused(self):
+        with self.assertRaises((websocket.WebSocketException,
+                                ConnectionError)):
+            ws = websocket.create_connection(
+                "ws://127.0.0.1:%d/stream?series=st.nosub&window_size=2"
+                % self.srv.port, timeout=10)
+            self.socks.append(ws)
+
+    def test_every_subscription_gets_its_history(self):
+        # More subscriptions, sent before reading any reply, than a small
+        # reply queue holds: each gets its history, those past the limit
+        # an error.
+        name = "st.many"
+        self.post(name, [1.0, 2.0, 3.0], [1000.0, 1001.0, 1002.0])
+        ws = self.connect()
+        reader = WSReader(ws)
+        for n in range(1, 71):
+            ws.send(json.dumps({"subscribe": {"series": name,
+                                              "window_size": n}}))
+        msgs = reader.wait_count(70)
+        hist = [m for m in msgs if m["type"] == "history"]
+        errors = [m for m in msgs if m["type"] == "error"]
+        self.assertEqual(sorted(m["window_size"] for m in hist),
+                         list(range(1, 65)))
+        self.assertEqual(len(errors), 6)
+        self.assertIn("too many subscriptions", errors[0]["error"])
+
     def test_handshake_on_other_path_refused(self):
         for path in ("/", "/average", "/streams", "/stream/x", "/nothere"):
             with self.subTest(path=path):
