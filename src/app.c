@@ -25,6 +25,7 @@ int app_accept_point(struct app *app, enum source src, const char *name,
         if (s)
             snprintf(err, errlen, "out of memory storing a point");
         app->m.points_rejected[src]++;
+        app->m.rejected_by[src][REJ_LIMIT]++;
         return -1;
     }
     app->m.points_in[src]++;

@@ -33,10 +33,11 @@
 
 #define NAME_ALPHABET "[A-Za-z0-9._:-]"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* The other parsers (influx.c, statsd.c) share this one; here it keeps
+ * its short name. */
+#define fail ingest_fail
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int ingest_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -486,6 +487,20 @@ long ingest_parse_json_body(const char *body, size_t len, double now,
     }
     json_object_put(root);
     return (long)n;
+}
+
+/* ---- shared with the other parsers ----------------------------------- */
+
+int ingest_parse_decimal(const char *p, size_t n, const char *what,
+                         double *out, char *err, size_t errlen)
+{
+    return parse_number(p, n, what, out, err, errlen);
+}
+
+int ingest_finish_timestamp(double ts, int minus_one, double now,
+                            double *out, char *err, size_t errlen)
+{
+    return finish_ts(ts, minus_one, now, out, err, errlen);
 }
 
 /* ---- line splitter ---------------------------------------------------- */
