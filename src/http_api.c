@@ -583,6 +583,7 @@ static void finish_ingest(struct http_pss *pss)
     struct json_object *o;
     char err[INGEST_ERR_MAX];
     int status = 200;
+    double t0 = ingest_clock();
 
     pss->app->m.bytes_in[SRC_HTTP] += pss->body_len;
     if (fmt == FMT_JSON) {
@@ -597,6 +598,7 @@ static void finish_ingest(struct http_pss *pss)
     } else {
         ingest_lines(&r, pss->body, pss->body_len, fmt);
     }
+    pss->app->m.ingest_seconds[SRC_HTTP] += ingest_clock() - t0;
 
     if (r.accepted == 0 && r.rejected == 0) {
         json_object_put(r.errors);

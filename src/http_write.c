@@ -7,27 +7,56 @@
  * The answers follow InfluxDB's, so its clients read them: 204 with no
  * body when every line was taken; 400 with {"error": "partial write:
  * ..."} when some were not (the good lines are kept, as InfluxDB does);
- * 401 without the token; 415 for a compressed body.
+ * 401 without the token; 415 for a compressed body.  Besides
+ * "Authorization: Bearer TOKEN", /write takes the token the ways InfluxDB
+ * clients send it: "Token TOKEN", or as the basic-auth password.
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "access.h"
 #include "influx.h"
 #include "ingest_stats.h"
 #include "server.h"
 
+/* What InfluxDB clients already send, for /write: "Token TOKEN" (the 2.x
+ * scheme) or basic auth whose password is the token (1.x users'
+ * username/password settings), the username being ignored. */
+static int influx_auth_ok(const char *token, const char *auth, size_t n)
+{
+    char plain[CONFIG_STR_MAX * 2];
+    const char *colon;
+    int len, ok;
+
+    if (n > 6 && !strncasecmp(auth, "Token ", 6))
+        return access_token_equal(token, strlen(token), auth + 6, n - 6);
+    if (n <= 6 || strncasecmp(auth, "Basic ", 6))
+        return 0;
+    len = lws_b64_decode_string_len(auth + 6, (int)(n - 6), plain,
+                                    (int)sizeof(plain));
+    colon = len > 0 ? memchr(plain, ':', (size_t)len) : NULL;
+    ok = colon && access_token_equal(token, strlen(token), colon + 1,
+                                     (size_t)(plain + len - colon - 1));
+    explicit_bzero(plain, sizeof(plain));
+    return ok;
+}
+
 int http_ingest_allowed(struct http_pss *pss, enum source src)
 {
     const char *token = pss->app->cfg.ingest.token;
-    char auth[CONFIG_STR_MAX + 32];
-    int n;
+    char auth[CONFIG_STR_MAX * 3];
+    int n, ok;
 
     if (!token[0])
         return 1;
     n = lws_hdr_copy(pss->wsi, auth, sizeof(auth),
                      WSI_TOKEN_HTTP_AUTHORIZATION);
-    if (n > 0 && access_bearer_ok(token, auth, (size_t)n))
+    ok = n > 0 && (access_bearer_ok(token, auth, (size_t)n) ||
+                   (src == SRC_INFLUX && influx_auth_ok(token, auth,
+                                                        (size_t)n)));
+    explicit_bzero(auth, sizeof(auth));
+    if (ok)
         return 1;
     /* Never log what was presented: it may be a real token one typo away
      * from the right one. */

@@ -73,18 +73,23 @@ int statsd_parse_line(const char *line, size_t len, struct statsd_metric *out,
     if (!ingest_series_name_ok(line, colon))
         return ingest_fail(err, errlen, "series name must be 1 to %d bytes "
                            "of [A-Za-z0-9._-]", SERIES_NAME_MAX);
-    if (ingest_parse_decimal(line + colon + 1, bar - colon - 1, "value", &v,
-                             err, errlen) < 0)
-        return -1;
     tend = find(line, len, bar + 1, '|');
     type = line + bar + 1;
     tlen = tend - bar - 1;
-    if (read_sections(line + tend, len - tend, &rate, err, errlen) < 0)
+    /* The type first: a set's or timer's value need not be a number, and
+     * the reason counted should be the type. */
+    if (tlen != 1 || (type[0] != 'g' && type[0] != 'c'))
+        return ingest_fail(err, errlen, "type must be g (gauge) or c "
+                           "(counter); timers, histograms, sets and "
+                           "distributions are not taken");
+    if (ingest_parse_decimal(line + colon + 1, bar - colon - 1, "value", &v,
+                             err, errlen) < 0 ||
+        read_sections(line + tend, len - tend, &rate, err, errlen) < 0)
         return -1;
 
     out->name = line;
     out->name_len = colon;
-    if (tlen == 1 && type[0] == 'g') {
+    if (type[0] == 'g') {
         char sign = line[colon + 1];
 
         out->type = sign == '+' || sign == '-' ? STATSD_GAUGE_DELTA
@@ -92,15 +97,10 @@ int statsd_parse_line(const char *line, size_t len, struct statsd_metric *out,
         out->value = v;
         return 1;
     }
-    if (tlen == 1 && type[0] == 'c') {
-        out->type = STATSD_COUNTER;
-        out->value = v / rate;
-        if (!isfinite(out->value))
-            return ingest_fail(err, errlen, "value divided by the sample "
-                               "rate is too large for a double");
-        return 1;
-    }
-    return ingest_fail(err, errlen, "type must be g (gauge) or c (counter); "
-                       "timers, histograms, sets and distributions are not "
-                       "taken");
+    out->type = STATSD_COUNTER;
+    out->value = v / rate;
+    if (!isfinite(out->value))
+        return ingest_fail(err, errlen, "value divided by the sample rate is "
+                           "too large for a double");
+    return 1;
 }

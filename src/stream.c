@@ -21,6 +21,7 @@
 #include <json.h>
 
 #include "ingest.h"
+#include "ingest_stats.h"
 #include "jsonfmt.h"
 #include "params.h"
 #include "server.h"
@@ -418,8 +419,9 @@ static void each_pair(struct ws_conn *c, struct json_object *v, int add)
     }
 }
 
-/* A message of points (POST /ingest's JSON shapes). */
-static void publish_points(struct ws_conn *c, struct json_object *o)
+/* A message of points (POST /ingest's JSON shapes), parsed from t0 on. */
+static void publish_points(struct ws_conn *c, struct json_object *o,
+                           double t0)
 {
     char err[INGEST_ERR_MAX + 32];
 
@@ -431,10 +433,12 @@ static void publish_points(struct ws_conn *c, struct json_object *o)
     }
     if (ws_ingest(c->app, o, c->rx_len, err, sizeof(err)))
         reply_error(c, err);
+    c->app->m.ingest_seconds[SRC_WS] += ingest_clock() - t0;
 }
 
 static void on_message(struct ws_conn *c)
 {
+    double t0 = ingest_clock();
     struct json_tokener *tok = json_tokener_new_ex(8);
     struct json_object *o = NULL, *v;
 
@@ -450,7 +454,7 @@ static void on_message(struct ws_conn *c)
 
     if (o && (json_object_is_type(o, json_type_array) ||
               json_object_object_get_ex(o, "value", NULL)))
-        publish_points(c, o);
+        publish_points(c, o, t0);
     else if (!o || !json_object_is_type(o, json_type_object))
         reply_error(c, "a message is a JSON object: {\"subscribe\": "
                     "{\"series\": S, \"window_size\": N}} or "

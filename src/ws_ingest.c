@@ -55,7 +55,7 @@ size_t ws_ingest(struct app *app, struct json_object *msg, size_t bytes,
 {
     int is_array = json_object_is_type(msg, json_type_array);
     size_t n = is_array ? json_object_array_length(msg) : 1, i, bad = 0;
-    double now = app_now(), t0 = ingest_clock();
+    double now = app_now();
     char item_err[INGEST_ERR_MAX];
 
     app->m.bytes_in[SRC_WS] += bytes;
@@ -67,6 +67,5 @@ size_t ws_ingest(struct app *app, struct json_object *msg, size_t bytes,
             bad++ == 0)
             snprintf(err, errlen, "item %zu: %s", i + 1, item_err);
     }
-    app->m.ingest_seconds[SRC_WS] += ingest_clock() - t0;
     return bad;
 }
