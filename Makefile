@@ -29,7 +29,7 @@ UNIT     := $(wildcard tests/unit/test_*.c)
 DEB_BUILD := build-essential pkg-config libwebsockets-dev libjson-c-dev
 DEB_RUN   := gnuplot-nox libjs-dygraphs
 DEB_TEST  := libcmocka-dev python3 python3-websocket curl collectd-core \
-             python3-influxdb python3-statsd
+             netdata-core python3-influxdb python3-statsd
 STAMP     := build/.deps
 
 .PHONY: all run test unit e2e asan clean install deps check-deps fuzz \
@@ -106,7 +106,8 @@ test: $(STAMP)
 FUZZ_SECONDS ?= 30
 FUZZ      := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
-FUZZ_SRC  := src/ingest.c src/influx.c src/statsd.c src/access.c
+FUZZ_SRC  := src/ingest.c src/influx.c src/statsd.c src/access.c \
+             src/tagname.c
 DEB_FUZZ  := clang libclang-rt-14-dev
 
 build/.deps-fuzz: $(STAMP)

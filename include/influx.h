@@ -7,10 +7,11 @@
  * A pure function over a byte buffer with a length, like the parsers of
  * ingest.h: no I/O, no allocation, no global state.
  *
- * Series names.  Each numeric field of a line becomes one point of the
- * series "measurement.field", followed by ".key:value" for each tag, the
- * tags sorted by key (bytewise, as InfluxDB itself orders them), so the
- * same line always names the same series whatever order its tags came in:
+ * Series names (tagname.h).  Each numeric field of a line becomes one
+ * point of the series "measurement.field", followed by ".key:value" for
+ * each tag, the tags sorted by key (bytewise, as InfluxDB itself orders
+ * them), so the same line always names the same series whatever order its
+ * tags came in:
  *
  *     cpu,region=west,host=a usage=0.5   ->   cpu.usage.host:a.region:west
  *
@@ -47,8 +48,9 @@
 #include <stddef.h>
 
 #include "ingest.h"
+#include "tagname.h"
 
-#define INFLUX_MAX_TAGS 64
+#define INFLUX_MAX_TAGS NAME_MAX_TAGS
 #define INFLUX_MAX_FIELDS 256
 
 /* A timestamp unit: seconds = t * num / den. */

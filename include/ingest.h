@@ -78,7 +78,9 @@ int ingest_finish_timestamp(double ts, int minus_one, double now,
  * runs of spaces or tabs, without its line ending (a trailing CR is
  * ignored, and so are leading and trailing blanks).  Returns 1 with *out
  * filled, 0 for a blank line (skip it silently), or -1 with a sentence in
- * err.  out->name points into line; nothing is allocated. */
+ * err.  out->name points into line, or into out->name_buf for a Graphite
+ * 1.1 tagged path ("path;key=value;...", named as tagname.h says);
+ * nothing is allocated. */
 int ingest_parse_graphite(const char *line, size_t len, double now,
                           struct ingest_point *out, char *err, size_t errlen);
 

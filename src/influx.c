@@ -12,29 +12,16 @@
 #include <stdint.h>
 #include <string.h>
 
-struct slice {
-    const char *p;
-    size_t n;
-};
-
-struct tag {
-    struct slice key, value;
-};
+#include "tagname.h"
 
 struct field {
-    struct slice key;
+    struct name_part key;
     double value;
 };
 
 static int is_blank(char c)
 {
     return c == ' ' || c == '\t';
-}
-
-/* The bytes a backslash turns into part of a name. */
-static int is_escapable(char c)
-{
-    return c == ',' || c == '=' || c == ' ' || c == '\t';
 }
 
 /* Length of the element at p[0..n): up to the first unescaped byte that
@@ -63,103 +50,6 @@ static int ends_name(char c)
 static int ends_key(char c)
 {
     return c == '=' || ends_name(c);
-}
-
-/* ---- names ------------------------------------------------------------ */
-
-/* The next byte of an element with its escapes removed, or -1 at its end. */
-static int next_unescaped(const struct slice *s, size_t *i)
-{
-    if (*i >= s->n)
-        return -1;
-    if (s->p[*i] == '\\' && *i + 1 < s->n && is_escapable(s->p[*i + 1]))
-        (*i)++;
-    return (unsigned char)s->p[(*i)++];
-}
-
-static int cmp_unescaped(const struct slice *a, const struct slice *b)
-{
-    size_t i = 0, j = 0;
-
-    for (;;) {
-        int ca = next_unescaped(a, &i), cb = next_unescaped(b, &j);
-
-        if (ca != cb || ca < 0)
-            return ca - cb;
-    }
-}
-
-static int name_byte_ok(int c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' ||
-           c == '-';
-}
-
-/* A series name being built in a fixed buffer of SERIES_NAME_MAX bytes. */
-struct name {
-    char *buf;
-    size_t len;
-    int too_long;
-    int control;        /* a control byte was met */
-};
-
-static void put(struct name *nm, int c)
-{
-    if (nm->len >= SERIES_NAME_MAX) {
-        nm->too_long = 1;
-        return;
-    }
-    nm->buf[nm->len++] = (char)c;
-}
-
-/* Append an element, unescaped, with bytes outside the alphabet as '_'. */
-static void put_element(struct name *nm, const struct slice *s)
-{
-    size_t i = 0;
-    int c;
-
-    while ((c = next_unescaped(s, &i)) >= 0) {
-        if (c < 0x20 || c == 0x7f)
-            nm->control = 1;
-        put(nm, name_byte_ok(c) ? c : '_');
-    }
-}
-
-static int name_error(const struct name *nm, char *err, size_t errlen)
-{
-    if (nm->control)
-        return ingest_fail(err, errlen,
-                           "series name would hold a control byte; "
-                           "measurement, tag and field names must not");
-    if (nm->too_long)
-        return ingest_fail(err, errlen,
-                           "series name measurement.field.tag:value... is "
-                           "over %d bytes", SERIES_NAME_MAX);
-    return 0;
-}
-
-/* ".key:value" for each tag, sorted by key, into suffix. */
-static void put_tags(struct name *suffix, struct tag *tags, size_t n)
-{
-    size_t i, j;
-
-    /* Insertion sort: a line has a handful of tags, and the sort must be
-     * stable so that equal keys keep the line's order. */
-    for (i = 1; i < n; i++) {
-        struct tag t = tags[i];
-
-        for (j = i; j > 0 && cmp_unescaped(&tags[j - 1].key, &t.key) > 0;
-             j--)
-            tags[j] = tags[j - 1];
-        tags[j] = t;
-    }
-    for (i = 0; i < n; i++) {
-        put(suffix, '.');
-        put_element(suffix, &tags[i].key);
-        put(suffix, ':');
-        put_element(suffix, &tags[i].value);
-    }
 }
 
 /* ---- values ----------------------------------------------------------- */
@@ -279,7 +169,7 @@ static int read_fields(const char *line, size_t len, size_t *i,
 
     for (;;) {
         size_t kn = scan(line + k, len - k, ends_key), vn;
-        struct slice key = {line + k, kn};
+        struct name_part key = {line + k, kn};
         double v;
         int rc;
 
@@ -326,13 +216,13 @@ int influx_parse_line(const char *line, size_t len, double now,
                       const struct influx_precision *prec, influx_point_fn fn,
                       void *arg, char *err, size_t errlen)
 {
-    struct tag tags[INFLUX_MAX_TAGS];
+    struct name_tag tags[INFLUX_MAX_TAGS];
     struct field fields[INFLUX_MAX_FIELDS];
     char suffix_buf[SERIES_NAME_MAX];
-    struct name suffix = {suffix_buf, 0, 0, 0};
+    struct name_builder suffix = {suffix_buf, 0, 1, 0, 0};
     struct ingest_point pt;
-    struct name nm = {pt.name_buf, 0, 0, 0};
-    struct slice meas;
+    struct name_builder nm = {pt.name_buf, 0, 1, 0, 0};
+    struct name_part meas;
     size_t i = 0, ntags = 0, nf = 0, f, prefix_len;
     double ts = now;
 
@@ -364,8 +254,8 @@ int influx_parse_line(const char *line, size_t len, double now,
         if (ntags == INFLUX_MAX_TAGS)
             return ingest_fail(err, errlen, "line has more than %d tags",
                                INFLUX_MAX_TAGS);
-        tags[ntags].key = (struct slice){line + i + 1, kn};
-        tags[ntags++].value = (struct slice){line + i + 2 + kn, vn};
+        tags[ntags].key = (struct name_part){line + i + 1, kn};
+        tags[ntags++].value = (struct name_part){line + i + 2 + kn, vn};
         i += 2 + kn + vn;
     }
     if (i == len || !is_blank(line[i]))
@@ -396,24 +286,22 @@ int influx_parse_line(const char *line, size_t len, double now,
 
     /* Names: measurement + '.' + field + sorted tags, each checked before
      * the first point goes out. */
-    put_tags(&suffix, tags, ntags);
-    put_element(&nm, &meas);
-    put(&nm, '.');
+    name_put_tags(&suffix, tags, ntags);
+    name_put_part(&nm, &meas);
+    name_put_byte(&nm, '.');
     prefix_len = nm.len;
     for (f = 0; f < nf; f++) {
         nm.len = prefix_len;
-        put_element(&nm, &fields[f].key);
+        name_put_part(&nm, &fields[f].key);
         if (nm.len + suffix.len > SERIES_NAME_MAX)
             nm.too_long = 1;
-        if (suffix.control)
-            nm.control = 1;
-        if (name_error(&nm, err, errlen) < 0 || name_error(&suffix, err,
-                                                          errlen) < 0)
+        if (name_check(&nm, err, errlen) < 0 ||
+            name_check(&suffix, err, errlen) < 0)
             return -1;
     }
     for (f = 0; f < nf; f++) {
         nm.len = prefix_len;
-        put_element(&nm, &fields[f].key);
+        name_put_part(&nm, &fields[f].key);
         memcpy(pt.name_buf + nm.len, suffix_buf, suffix.len);
         nm.len += suffix.len;
         pt.name_buf[nm.len] = '\0';

@@ -23,6 +23,8 @@
 
 #include <json.h>
 
+#include "tagname.h"
+
 /* Longest number token we convert; longer ones are rejected, so the copy
  * that strtod_l needs fits on the stack. */
 #define NUM_TOKEN_MAX 64
@@ -251,8 +253,18 @@ int ingest_parse_graphite(const char *line, size_t len, double now,
     }
     if (nf == 0)
         return 0;
-    if (check_name(tok[0], tok_len[0], err, errlen) < 0)
+    if (memchr(tok[0], ';', tok_len[0])) {
+        /* Graphite 1.1 tags (tagname.h): the name is built in name_buf. */
+        int n = graphite_tagged_name(tok[0], tok_len[0], out->name_buf,
+                                     err, errlen);
+
+        if (n < 0)
+            return -1;
+        tok[0] = out->name_buf;
+        tok_len[0] = (size_t)n;
+    } else if (check_name(tok[0], tok_len[0], err, errlen) < 0) {
         return -1;
+    }
     if (nf == 1)
         return fail(err, errlen,
                     "line has no value; expected name value [timestamp]");
