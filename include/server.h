@@ -106,7 +106,7 @@ size_t ws_ingest(struct app *app, struct json_object *msg, size_t bytes,
 /* Rate-limited warning for things a peer can trigger at will: at most one
  * line per key every 10 seconds, saying how many were suppressed. */
 enum ratelimit_key { RL_GRAPHITE_BAD, RL_HTTP_BAD, RL_WS_BAD, RL_LIMIT,
-                     RL_COUNT };
+                     RL_STATSD_BAD, RL_COUNT };
 void warn_ratelimited(enum ratelimit_key key, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

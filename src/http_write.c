@@ -125,7 +125,7 @@ void http_write_finish(struct http_pss *pss)
     const char *p = pss->body, *end = p + pss->body_len;
     double now = app_now(), t0 = ingest_clock();
     size_t line_no = 0;
-    char msg[sizeof(r.first_err) + 96];
+    char msg[sizeof(r.first_err) + 96], peer[64];
 
     pss->app->m.bytes_in[SRC_INFLUX] += pss->body_len;
     while (p && p < end) {
@@ -149,5 +149,7 @@ void http_write_finish(struct http_pss *pss)
     }
     snprintf(msg, sizeof(msg), "partial write: %zu points taken, %zu "
              "rejected; first: %s", r.accepted, r.rejected, r.first_err);
+    lws_get_peer_simple(pss->wsi, peer, sizeof(peer));
+    warn_ratelimited(RL_HTTP_BAD, "write %s: %s\n", peer, msg);
     http_answer_error(pss, 400, msg);
 }

@@ -195,7 +195,7 @@ static void take_line(struct app *app, const char *line, size_t len,
     if (rc >= 0)
         return;
     ingest_reject(app, SRC_STATSD, why);
-    warn_ratelimited(RL_GRAPHITE_BAD, "statsd %s: line %zu rejected: %s\n",
+    warn_ratelimited(RL_STATSD_BAD, "statsd %s: line %zu rejected: %s\n",
                      peer, line_no, err);
 }
 

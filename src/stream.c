@@ -431,8 +431,10 @@ static void publish_points(struct ws_conn *c, struct json_object *o,
                     "ingest.token is set, the token in the handshake");
         return;
     }
-    if (ws_ingest(c->app, o, c->rx_len, err, sizeof(err)))
+    if (ws_ingest(c->app, o, c->rx_len, err, sizeof(err))) {
+        warn_ratelimited(RL_WS_BAD, "stream publish: %s\n", err);
         reply_error(c, err);
+    }
     c->app->m.ingest_seconds[SRC_WS] += ingest_clock() - t0;
 }
 
