@@ -7,6 +7,8 @@
 #                 end-to-end tests again under AddressSanitizer and UBSan
 #   make browser  the dashboard tests alone (tests/browser)
 #   make install  copy the binary, dashboard and config under $(PREFIX)
+#   make fuzz     run each libFuzzer target for FUZZ_SECONDS (default 30)
+#   make bench-ingest  points per second per ingest protocol
 
 PREFIX   ?= /usr/local
 CC       ?= cc
@@ -29,11 +31,12 @@ UNIT     := $(wildcard tests/unit/test_*.c)
 DEB_BUILD := build-essential pkg-config libwebsockets-dev libjson-c-dev
 DEB_RUN   := gnuplot-nox libjs-dygraphs
 DEB_TEST  := libcmocka-dev python3 python3-websocket curl python3-numpy \
-             python3-pandas
+             python3-pandas collectd-core netdata-core python3-influxdb \
+             python3-statsd
 STAMP     := build/.deps
 
 .PHONY: all run test unit e2e browser asan accuracy clean install deps \
-        check-deps
+        check-deps fuzz bench-ingest
 
 all: build/streamavg
 
@@ -139,6 +142,47 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory asan
 	@echo "make test: all passed"
 
+# libFuzzer targets: each links the pure parsers only.
+FUZZ_SECONDS ?= 30
+FUZZ      := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
+FUZZ_SRC  := src/ingest.c src/influx.c src/statsd.c src/access.c \
+             src/tagname.c
+DEB_FUZZ  := clang libclang-rt-14-dev
+
+build/.deps-fuzz: $(STAMP)
+	@missing=""; for p in $(DEB_FUZZ); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+	        grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+	    $$SUDO apt-get update -q && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -q --no-install-recommends $$missing || exit 1; \
+	fi
+	@touch $@
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HDR) build/.deps-fuzz
+	@mkdir -p build/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
+	    -D_GNU_SOURCE -pthread -Iinclude \
+	    $(shell pkg-config --cflags json-c) -o $@ $< $(FUZZ_SRC) \
+	    $(shell pkg-config --libs json-c)
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+	    c=build/fuzz/corpus-$$(basename $$f); mkdir -p $$c; \
+	    echo "== $$f for $(FUZZ_SECONDS) s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$c \
+	        > $$f.log 2>&1; rc=$$?; tail -n 12 $$f.log; \
+	    [ $$rc = 0 ] || exit 1; \
+	done
+
+# One run of the ingest benchmark (bench/README.md has the figures).
+bench-ingest: build/streamavg
+	$(PY) bench/ingest_bench.py
+
 install: build/streamavg
 	install -D -m 755 build/streamavg $(DESTDIR)$(PREFIX)/bin/streamavg
 	install -d $(DESTDIR)$(PREFIX)/share/streamavg/www
@@ -147,4 +191,5 @@ install: build/streamavg
 	    $(DESTDIR)$(PREFIX)/share/streamavg/streamavg.conf
 
 clean:
-	rm -rf build/obj build/test build/asan build/strict build/streamavg
+	rm -rf build/obj build/test build/asan build/strict build/streamavg \
+	    build/fuzz

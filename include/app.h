@@ -16,7 +16,23 @@ enum source {
     SRC_HTTP,
     SRC_GRAPHITE_TCP,
     SRC_GENERATOR,
+    SRC_GRAPHITE_UDP,
+    SRC_INFLUX,         /* POST /write */
+    SRC_STATSD,
+    SRC_WS,             /* points published on /stream */
     SRC_COUNT
+};
+
+/* Why a point or line was refused (ingest_stats.h names them). */
+enum reject_reason {
+    REJ_SYNTAX,
+    REJ_NAME,
+    REJ_VALUE,
+    REJ_TIMESTAMP,
+    REJ_TOO_LONG,
+    REJ_TYPE,           /* a StatsD type streamavg does not take */
+    REJ_LIMIT,          /* series limit or memory */
+    REJ_COUNT
 };
 
 /* Counters for /metrics.  Touched on the loop thread only. */
@@ -37,12 +53,19 @@ struct metrics {
     uint64_t plots_cached;      /* requests served by a finished plot */
     double plot_ms_sum;
     uint64_t plot_ms_buckets[8];    /* see PLOT_MS_BOUNDS in http_plot.c */
+    /* Per protocol (ingest_stats.c prints them). */
+    uint64_t rejected_by[SRC_COUNT][REJ_COUNT];
+    uint64_t ingest_connections[SRC_COUNT]; /* opened, or UDP datagrams */
+    uint64_t ingest_denied[SRC_COUNT];  /* refused: token or address */
+    double ingest_seconds[SRC_COUNT];   /* parsing and storing */
 };
 
 struct lws_context;
 struct plot_pool;
 struct stream_state;
 struct plot_state;
+struct access_list;
+struct statsd_state;
 
 struct app {
     struct config cfg;
@@ -52,6 +75,8 @@ struct app {
     struct stream_state *stream;
     struct plot_state *plot_wait;
     struct metrics m;
+    struct access_list *allow_from;     /* ingest.allow_from, parsed */
+    struct statsd_state *statsd;
     double started;
 };
 

@@ -48,6 +48,7 @@ struct config {
         int backlog;
         int max_message;
         int max_subscriptions;
+        int publish;
     } stream;
     struct {
         char gnuplot[CONFIG_STR_MAX];
@@ -59,6 +60,15 @@ struct config {
     struct {
         char level[CONFIG_STR_MAX];
     } log;
+    struct {
+        int port;
+        char bind[CONFIG_STR_MAX];
+        int flush_ms;
+    } statsd;
+    struct {
+        char token[CONFIG_STR_MAX];
+        char allow_from[CONFIG_STR_MAX];
+    } ingest;
 };
 
 /* Fill every key with its built-in default. */

@@ -62,11 +62,29 @@ struct ingest_point {
  * of [A-Za-z0-9._:-] (so no NUL, blanks, quotes or bytes >= 0x80). */
 int ingest_series_name_ok(const char *name, size_t len);
 
+/* Write a sentence into err (when err is not NULL) and return -1: the
+ * parsers' common way to refuse. */
+int ingest_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The number rules above for one token p[0..n); `what` names the field in
+ * the sentence written to err.  Returns 0 with a finite *out, or -1. */
+int ingest_parse_decimal(const char *p, size_t n, const char *what,
+                         double *out, char *err, size_t errlen);
+
+/* The timestamp rules above for a number already read, in seconds: the
+ * millisecond rule, no negatives; with minus_one set, -1 means now.
+ * Returns 0 with *out, or -1 with a sentence in err. */
+int ingest_finish_timestamp(double ts, int minus_one, double now,
+                            double *out, char *err, size_t errlen);
+
 /* Parse one Graphite plaintext line, "path value [timestamp]", separated by
  * runs of spaces or tabs, without its line ending (a trailing CR is
  * ignored, and so are leading and trailing blanks).  Returns 1 with *out
  * filled, 0 for a blank line (skip it silently), or -1 with a sentence in
- * err.  out->name points into line; nothing is allocated. */
+ * err.  out->name points into line, or into out->name_buf for a Graphite
+ * 1.1 tagged path ("path;key=value;...", named as tagname.h says);
+ * nothing is allocated. */
 int ingest_parse_graphite(const char *line, size_t len, double now,
                           struct ingest_point *out, char *err, size_t errlen);
 

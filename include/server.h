@@ -8,6 +8,7 @@
 #include <libwebsockets.h>
 
 #include "app.h"
+#include "influx.h"
 
 /* One HTTP connection's state; lws keeps it for the whole keep-alive
  * connection, so each request starts with http_pss_reset(). */
@@ -29,6 +30,10 @@ struct http_pss {
     char *body;
     size_t body_len;
     char content_type_in[64];
+
+    /* POST /write (http_write.c): InfluxDB line protocol. */
+    int is_write;
+    struct influx_precision write_prec;
 
     /* GET /plot: waiting for a plot worker. */
     struct plot_flight *flight;
@@ -93,10 +98,28 @@ void http_plot_collect(struct app *app);
 void http_plot_detach(struct http_pss *pss);
 void http_plot_free(struct app *app);
 
+/* POST /write (http_write.c): check the query and headers before the body
+ * (0, or -1 after answering), then take the body.  And the ingest token
+ * every HTTP ingest request needs when ingest.token is set: 1 when it may
+ * go on, 0 after answering 401 (counted as denied for src). */
+int http_write_start(struct http_pss *pss);
+void http_write_finish(struct http_pss *pss);
+int http_ingest_allowed(struct http_pss *pss, enum source src);
+
+/* Publishing on /stream (ws_ingest.c).  ws_may_publish: 1 when the
+ * handshake of wsi may publish (stream.publish, and the ingest token when
+ * set).  ws_ingest: take the points of one message, a point object or an
+ * array of them, `bytes` long; returns how many were rejected, the first
+ * one's sentence in err. */
+struct json_object;
+int ws_may_publish(struct lws *wsi, struct app *app);
+size_t ws_ingest(struct app *app, struct json_object *msg, size_t bytes,
+                 char *err, size_t errlen);
+
 /* Rate-limited warning for things a peer can trigger at will: at most one
  * line per key every 10 seconds, saying how many were suppressed. */
 enum ratelimit_key { RL_GRAPHITE_BAD, RL_HTTP_BAD, RL_WS_BAD, RL_LIMIT,
-                     RL_COUNT };
+                     RL_STATSD_BAD, RL_COUNT };
 void warn_ratelimited(enum ratelimit_key key, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

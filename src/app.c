@@ -33,6 +33,7 @@ int app_accept_point(struct app *app, enum source src, const char *name,
     s = store_intern(app->store, name, len, err, errlen);
     if (!s || store_append(app->store, s, ts, value, err, errlen) < 0) {
         app->m.points_rejected[src]++;
+        app->m.rejected_by[src][REJ_LIMIT]++;
         return -1;
     }
     app->m.points_in[src]++;

@@ -11,6 +11,7 @@
 
 #include <json.h>
 
+#include "access.h"
 #include "config.h"
 #include "ingest.h"
 
@@ -65,6 +66,12 @@ static const struct key keys[] = {
     K("plot.max_points", KEY_INT, plot.max_points, 2, 1000000, "10000"),
     K("plot.queue_max", KEY_INT, plot.queue_max, 1, 100000, "64"),
     K("log.level", KEY_STR, log.level, 1, 255, "notice"),
+    K("stream.publish", KEY_BOOL, stream.publish, 0, 1, "false"),
+    K("statsd.port", KEY_INT, statsd.port, 0, 65535, "0"),
+    K("statsd.bind", KEY_STR, statsd.bind, 0, 255, "127.0.0.1"),
+    K("statsd.flush_ms", KEY_INT, statsd.flush_ms, 100, 3600000, "1000"),
+    K("ingest.token", KEY_STR, ingest.token, 0, 255, ""),
+    K("ingest.allow_from", KEY_STR, ingest.allow_from, 0, 255, ""),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -402,7 +409,9 @@ int config_check(const struct config *cfg, char *err, size_t errlen)
         return -1;
     }
     if (bind_invalid(cfg->http.bind, "http.bind", err, errlen) ||
-        bind_invalid(cfg->graphite.bind, "graphite.bind", err, errlen))
+        bind_invalid(cfg->graphite.bind, "graphite.bind", err, errlen) ||
+        bind_invalid(cfg->statsd.bind, "statsd.bind", err, errlen) ||
+        access_config_check(cfg, err, errlen) < 0)
         return -1;
     if (!ingest_series_name_ok(cfg->generator.series,
                                strlen(cfg->generator.series))) {

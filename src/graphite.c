@@ -10,7 +10,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sys/socket.h>
+
+#include "access.h"
 #include "ingest.h"
+#include "ingest_stats.h"
+#include "listeners.h"
 #include "server.h"
 
 struct graphite_conn {
@@ -25,36 +30,57 @@ size_t graphite_pss_size(void)
     return sizeof(struct graphite_conn);
 }
 
-static int on_line(void *arg, size_t line_no, const char *line, size_t len,
-                   int too_long)
+void graphite_take_line(struct app *app, enum source src, const char *peer,
+                        size_t line_no, const char *line, size_t len,
+                        int too_long)
 {
-    struct graphite_conn *g = arg;
-    struct app *app = g->app;
     struct ingest_point p;
     char err[INGEST_ERR_MAX];
     int rc;
 
     if (too_long) {
-        app->m.points_rejected[SRC_GRAPHITE_TCP]++;
+        ingest_reject(app, src, REJ_TOO_LONG);
         warn_ratelimited(RL_GRAPHITE_BAD, "graphite %s: line %zu is over "
-                         "%d bytes (graphite.max_line), dropped\n", g->peer,
+                         "%d bytes (graphite.max_line), dropped\n", peer,
                          line_no, app->cfg.graphite.max_line);
-        return 0;
+        return;
     }
 
     rc = ingest_parse_graphite(line, len, app_now(), &p, err, sizeof(err));
     if (rc == 0)
-        return 0;
+        return;
     if (rc < 0) {
-        app->m.points_rejected[SRC_GRAPHITE_TCP]++;
+        ingest_reject(app, src, ingest_reason_of(err));
         warn_ratelimited(RL_GRAPHITE_BAD, "graphite %s: line %zu rejected: "
-                         "%s\n", g->peer, line_no, err);
-        return 0;
+                         "%s\n", peer, line_no, err);
+        return;
     }
-    if (app_accept_point(app, SRC_GRAPHITE_TCP, p.name, p.name_len, p.ts,
-                         p.value, err, sizeof(err)) < 0)
-        warn_ratelimited(RL_LIMIT, "graphite %s: %s\n", g->peer, err);
+    if (app_accept_point(app, src, p.name, p.name_len, p.ts, p.value, err,
+                         sizeof(err)) < 0)
+        warn_ratelimited(RL_LIMIT, "graphite %s: %s\n", peer, err);
+}
+
+static int on_line(void *arg, size_t line_no, const char *line, size_t len,
+                   int too_long)
+{
+    struct graphite_conn *g = arg;
+
+    graphite_take_line(g->app, SRC_GRAPHITE_TCP, g->peer, line_no, line, len,
+                       too_long);
     return 0;
+}
+
+/* May this connection's source address send?  (ingest.allow_from) */
+static int source_allowed(struct lws *wsi, struct app *app)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+
+    if (!app->allow_from)
+        return 1;
+    if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&ss, &sl))
+        return 0;
+    return access_list_allows(app->allow_from, (struct sockaddr *)&ss, sl);
 }
 
 int callback_graphite(struct lws *wsi, enum lws_callback_reasons reason,
@@ -69,6 +95,13 @@ int callback_graphite(struct lws *wsi, enum lws_callback_reasons reason,
         memset(g, 0, sizeof(*g));
         g->app = app;
         lws_get_peer_simple(wsi, g->peer, sizeof(g->peer));
+        app->m.ingest_connections[SRC_GRAPHITE_TCP]++;
+        if (!source_allowed(wsi, app)) {
+            app->m.ingest_denied[SRC_GRAPHITE_TCP]++;
+            warn_ratelimited(RL_LIMIT, "graphite %s: refused, not in "
+                             "ingest.allow_from\n", g->peer);
+            return -1;
+        }
         if (app->m.graphite_connections >=
             (uint64_t)app->cfg.graphite.max_clients) {
             warn_ratelimited(RL_LIMIT, "graphite %s: refused, %d "
@@ -83,12 +116,16 @@ int callback_graphite(struct lws *wsi, enum lws_callback_reasons reason,
         app->m.graphite_connections++;
         return 0;
 
-    case LWS_CALLBACK_RAW_RX:
+    case LWS_CALLBACK_RAW_RX: {
+        double t0 = ingest_clock();
+
         if (!g->open)
             return -1;
         g->app->m.bytes_in[SRC_GRAPHITE_TCP] += len;
         line_splitter_feed(&g->lines, in, len, on_line, g);
+        g->app->m.ingest_seconds[SRC_GRAPHITE_TCP] += ingest_clock() - t0;
         return 0;
+    }
 
     case LWS_CALLBACK_RAW_CLOSE:
         if (!g->open)

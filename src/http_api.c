@@ -16,6 +16,7 @@
 #include <json.h>
 
 #include "ingest.h"
+#include "ingest_stats.h"
 #include "jsonfmt.h"
 #include "params.h"
 #include "server.h"
@@ -383,15 +384,15 @@ static void counter(struct textbuf *tb, const char *name, const char *help,
 
 static void get_metrics(struct http_pss *pss)
 {
-    static const char *src_names[SRC_COUNT] = {"http", "graphite_tcp",
-                                               "generator"};
     static const double bounds[] = {1, 5, 10, 50, 100, 500, 1000};
     struct metrics *m = &pss->app->m;
     struct textbuf tb = {malloc(4096), 0, 4096, 0};
+    char *per_protocol = ingest_stats_text(pss->app);
     uint64_t cum = 0;
     int i;
 
     if (!tb.p) {
+        free(per_protocol);
         http_answer_error(pss, 500, "out of memory");
         return;
     }
@@ -399,13 +400,13 @@ static void get_metrics(struct http_pss *pss)
               "protocol.\n# TYPE streamavg_points_total counter\n");
     for (i = 0; i < SRC_COUNT; i++)
         tb_printf(&tb, "streamavg_points_total{protocol=\"%s\"} %llu\n",
-                  src_names[i], (unsigned long long)m->points_in[i]);
+                  ingest_source_name(i), (unsigned long long)m->points_in[i]);
     tb_printf(&tb, "# HELP streamavg_points_rejected_total Points or lines "
               "rejected, by protocol.\n# TYPE "
               "streamavg_points_rejected_total counter\n");
     for (i = 0; i < SRC_COUNT; i++)
         tb_printf(&tb, "streamavg_points_rejected_total{protocol=\"%s\"} "
-                  "%llu\n", src_names[i],
+                  "%llu\n", ingest_source_name(i),
                   (unsigned long long)m->points_rejected[i]);
 
     counter(&tb, "streamavg_series", "Series that exist.", "gauge",
@@ -454,6 +455,11 @@ static void get_metrics(struct http_pss *pss)
               "streamavg_plot_milliseconds_count %llu\n",
               (unsigned long long)cum, m->plot_ms_sum,
               (unsigned long long)cum);
+    if (per_protocol)
+        tb_printf(&tb, "%s", per_protocol);
+    else
+        tb.failed = 1;
+    free(per_protocol);
 
     if (tb.failed) {
         free(tb.p);
@@ -474,11 +480,11 @@ struct ingest_report {
     double now;
 };
 
-static void report_reject(struct ingest_report *r, const char *what,
-                          size_t no, const char *err)
+/* List a rejected line or item in the answer (counted by the caller). */
+static void note_reject(struct ingest_report *r, const char *what,
+                        size_t no, const char *err)
 {
     r->rejected++;
-    r->app->m.points_rejected[SRC_HTTP]++;
     if (json_object_array_length(r->errors) < MAX_REPORTED_ERRORS) {
         struct json_object *e = json_object_new_object();
 
@@ -486,6 +492,13 @@ static void report_reject(struct ingest_report *r, const char *what,
         json_object_object_add(e, "error", json_object_new_string(err));
         json_object_array_add(r->errors, e);
     }
+}
+
+static void report_reject(struct ingest_report *r, const char *what,
+                          size_t no, const char *err)
+{
+    ingest_reject(r->app, SRC_HTTP, ingest_reason_of(err));
+    note_reject(r, what, no, err);
 }
 
 static void take_point(struct ingest_report *r, const char *what, size_t no,
@@ -496,8 +509,7 @@ static void take_point(struct ingest_report *r, const char *what, size_t no,
     if (app_accept_point(r->app, SRC_HTTP, p->name, p->name_len, p->ts,
                          p->value, err, sizeof(err)) < 0) {
         /* app_accept_point counted it already. */
-        r->app->m.points_rejected[SRC_HTTP]--;
-        report_reject(r, what, no, err);
+        note_reject(r, what, no, err);
         return;
     }
     r->accepted++;
@@ -572,6 +584,7 @@ static void finish_ingest(struct http_pss *pss)
     struct json_object *o;
     char err[INGEST_ERR_MAX];
     int status = 200;
+    double t0 = ingest_clock();
 
     pss->app->m.bytes_in[SRC_HTTP] += pss->body_len;
     if (fmt == FMT_JSON) {
@@ -579,13 +592,14 @@ static void finish_ingest(struct http_pss *pss)
                                    r.now, on_json_item, &r, err,
                                    sizeof(err)) < 0) {
             json_object_put(r.errors);
-            pss->app->m.points_rejected[SRC_HTTP]++;
+            ingest_reject(pss->app, SRC_HTTP, REJ_SYNTAX);
             http_answer_error(pss, 400, err);
             return;
         }
     } else {
         ingest_lines(&r, pss->body, pss->body_len, fmt);
     }
+    pss->app->m.ingest_seconds[SRC_HTTP] += ingest_clock() - t0;
 
     if (r.accepted == 0 && r.rejected == 0) {
         json_object_put(r.errors);
@@ -627,7 +641,7 @@ static int start_ingest(struct http_pss *pss)
         http_answer_error(pss, 413, msg);
         return -1;
     }
-    if (body_format(pss->content_type_in) == FMT_NONE) {
+    if (!pss->is_write && body_format(pss->content_type_in) == FMT_NONE) {
         pss->close_after = n > 0;
         http_answer_error(pss, 415, "Content-Type must be "
                           "application/x-ndjson (one JSON point a line), "
@@ -726,12 +740,19 @@ static void route(struct http_pss *pss, const char *path)
 
     pss->app->m.http_requests++;
 
-    if (!strcmp(path, "/ingest")) {
+    if (!strcmp(path, "/ingest") || !strcmp(path, "/write")) {
+        enum source src = path[1] == 'w' ? SRC_INFLUX : SRC_HTTP;
+
         if (!post) {
             pss->close_after = 1;
-            http_answer_error(pss, 405, "/ingest takes POST");
+            http_answer_error(pss, 405, "/ingest and /write take POST");
             return;
         }
+        pss->app->m.ingest_connections[src]++;
+        pss->is_write = src == SRC_INFLUX;
+        if (!http_ingest_allowed(pss, src) ||
+            (pss->is_write && http_write_start(pss) < 0))
+            return;
         start_ingest(pss);
         return;
     }
@@ -749,7 +770,7 @@ static void route(struct http_pss *pss, const char *path)
     }
     http_answer_error(pss, 404, "no such endpoint; see the README for "
                       "/average, /stats, /plot, /series, /health, "
-                      "/metrics, /ingest and /stream");
+                      "/metrics, /ingest, /write and /stream");
 }
 
 int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
@@ -780,7 +801,9 @@ int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
 
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-        if (pss->is_ingest && !pss->answering)
+        if (pss->is_ingest && !pss->answering && pss->is_write)
+            http_write_finish(pss);
+        else if (pss->is_ingest && !pss->answering)
             finish_ingest(pss);
         return 0;
 

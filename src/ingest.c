@@ -23,6 +23,8 @@
 
 #include <json.h>
 
+#include "tagname.h"
+
 /* Longest number token we convert; longer ones are rejected, so the copy
  * that strtod_l needs fits on the stack. */
 #define NUM_TOKEN_MAX 64
@@ -33,10 +35,11 @@
 
 #define NAME_ALPHABET "[A-Za-z0-9._:-]"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* The other parsers (influx.c, statsd.c) share this one; here it keeps
+ * its short name. */
+#define fail ingest_fail
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int ingest_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -254,8 +257,18 @@ int ingest_parse_graphite(const char *line, size_t len, double now,
     }
     if (nf == 0)
         return 0;
-    if (check_name(tok[0], tok_len[0], err, errlen) < 0)
+    if (memchr(tok[0], ';', tok_len[0])) {
+        /* Graphite 1.1 tags (tagname.h): the name is built in name_buf. */
+        int n = graphite_tagged_name(tok[0], tok_len[0], out->name_buf,
+                                     err, errlen);
+
+        if (n < 0)
+            return -1;
+        tok[0] = out->name_buf;
+        tok_len[0] = (size_t)n;
+    } else if (check_name(tok[0], tok_len[0], err, errlen) < 0) {
         return -1;
+    }
     if (nf == 1)
         return fail(err, errlen,
                     "line has no value; expected name value [timestamp]");
@@ -490,6 +503,20 @@ long ingest_parse_json_body(const char *body, size_t len, double now,
     }
     json_object_put(root);
     return (long)n;
+}
+
+/* ---- shared with the other parsers ----------------------------------- */
+
+int ingest_parse_decimal(const char *p, size_t n, const char *what,
+                         double *out, char *err, size_t errlen)
+{
+    return parse_number(p, n, what, out, err, errlen);
+}
+
+int ingest_finish_timestamp(double ts, int minus_one, double now,
+                            double *out, char *err, size_t errlen)
+{
+    return finish_ts(ts, minus_one, now, out, err, errlen);
 }
 
 /* ---- line splitter ---------------------------------------------------- */

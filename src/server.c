@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "access.h"
+#include "listeners.h"
 #include "plot.h"
 #include "server.h"
 #include "stream.h"
@@ -87,7 +89,7 @@ static void on_generator_tick(lws_sorted_usec_list_t *sul)
 
 static struct lws_protocols http_protocols[3];
 static struct lws_protocols graphite_protocols[2];
-static struct lws_http_mount mounts[8];
+static struct lws_http_mount mounts[9];
 
 static void add_mount(int i, const char *point, const char *origin,
                       int kind, const char *def)
@@ -112,7 +114,7 @@ static uint64_t bind_options(const char *bind)
 static struct lws_vhost *make_http_vhost(struct app *app)
 {
     static const char *api[] = {"/average", "/plot", "/series", "/health",
-                                "/metrics", "/ingest"};
+                                "/metrics", "/ingest", "/write"};
     struct lws_context_creation_info info;
     size_t i;
 
@@ -179,7 +181,7 @@ int server_run(struct app *app)
     struct lws_context_creation_info info;
     struct sigaction sa;
     char err[256];
-    int rc = 1;
+    int rc = 1, no_memory;
 
     memset(&info, 0, sizeof(info));
     info.options =
@@ -205,6 +207,10 @@ int server_run(struct app *app)
                  app->cfg.graphite.bind, app->cfg.graphite.port);
         goto out;
     }
+    app->allow_from = access_list_new(app->cfg.ingest.allow_from,
+                                      &no_memory);
+    if (no_memory || udp_listeners_start(app) < 0)
+        goto out;
 
     app->plots = plot_pool_new(app->cfg.plot.gnuplot, app->cfg.plot.max_procs,
                                app->cfg.plot.timeout_ms,
@@ -259,8 +265,11 @@ out:
     /* Connections close first (their callbacks still see the app), then
      * the plot workers stop and their jobs are freed, then the flights
      * that waited on them. */
+    statsd_stop(app);
     lws_context_destroy(app->ctx);
     app->ctx = NULL;
+    free(app->allow_from);
+    app->allow_from = NULL;
     plot_pool_free(app->plots);
     app->plots = NULL;
     http_plot_free(app);

@@ -33,6 +33,7 @@
 #include <json.h>
 
 #include "ingest.h"
+#include "ingest_stats.h"
 #include "jsonfmt.h"
 #include "params.h"
 #include "server.h"
@@ -114,6 +115,8 @@ struct ws_conn {
 
     char *rx;               /* a message arriving in fragments */
     size_t rx_len;
+
+    int may_publish;        /* see ws_ingest.c */
 };
 
 size_t stream_pss_size(void)
@@ -766,8 +769,28 @@ static void each_pair(struct ws_conn *c, struct json_object *v, int add)
     }
 }
 
+/* A message of points (POST /ingest's JSON shapes), parsed from t0 on. */
+static void publish_points(struct ws_conn *c, struct json_object *o,
+                           double t0)
+{
+    char err[INGEST_ERR_MAX + 32];
+
+    if (!c->may_publish) {
+        c->app->m.ingest_denied[SRC_WS]++;
+        reply_error(c, "publishing points needs stream.publish on and, when "
+                    "ingest.token is set, the token in the handshake");
+        return;
+    }
+    if (ws_ingest(c->app, o, c->rx_len, err, sizeof(err))) {
+        warn_ratelimited(RL_WS_BAD, "stream publish: %s\n", err);
+        reply_error(c, err);
+    }
+    c->app->m.ingest_seconds[SRC_WS] += ingest_clock() - t0;
+}
+
 static void on_message(struct ws_conn *c)
 {
+    double t0 = ingest_clock();
     struct json_tokener *tok = json_tokener_new_ex(8);
     struct json_object *o = NULL, *v;
 
@@ -781,7 +804,10 @@ static void on_message(struct ws_conn *c)
         json_tokener_free(tok);
     }
 
-    if (!o || !json_object_is_type(o, json_type_object))
+    if (o && (json_object_is_type(o, json_type_array) ||
+              json_object_object_get_ex(o, "value", NULL)))
+        publish_points(c, o, t0);
+    else if (!o || !json_object_is_type(o, json_type_object))
         reply_error(c, "a message is a JSON object: {\"subscribe\": "
                     "{\"series\": S, \"window_size\": N}} (or with "
                     "\"windows\", \"aggregates\", \"interval_ms\", "
@@ -983,6 +1009,9 @@ int callback_stream(struct lws *wsi, enum lws_callback_reasons reason,
         c->wsi = wsi;
         c->app = server_app(wsi);
         c->app->m.ws_connections++;
+        c->may_publish = ws_may_publish(wsi, c->app);
+        if (c->may_publish)
+            c->app->m.ingest_connections[SRC_WS]++;
         subscribe_from_url(c);
         return 0;
 

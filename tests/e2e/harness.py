@@ -157,6 +157,27 @@ class WSReader(threading.Thread):
             return list(self.msgs)
 
 
+def read_to_close(sock):
+    """Everything a socket receives until the peer closes it."""
+    data = b""
+    while True:
+        part = sock.recv(65536)
+        if not part:
+            return data
+        data += part
+
+
+def terminate(proc, timeout=20):
+    """SIGTERM a child we started, then SIGKILL it if it lingers."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def free_port():
     """A TCP port nobody listens on right now (the kernel picks it)."""
     with socket.socket() as s:

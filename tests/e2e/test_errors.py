@@ -7,7 +7,7 @@ import socket
 import unittest
 from fractions import Fraction
 
-from harness import Server, close_rel, quote, strict_json
+from harness import Server, close_rel, quote, read_to_close, strict_json
 
 HISTORY = 1000
 MAX_BODY = 1024
@@ -185,12 +185,7 @@ class Errors(unittest.TestCase):
             s.sendall(b"POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                       b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" %
                       (len(body), body))
-            data = b""
-            while True:
-                part = s.recv(65536)
-                if not part:
-                    break
-                data += part
+            data = read_to_close(s)
         head, _, body = data.partition(b"\r\n\r\n")
         self.assertIn(b" 415 ", head.split(b"\r\n")[0])
         self.assertIn("error", strict_json(body))

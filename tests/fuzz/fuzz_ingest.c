@@ -83,7 +83,8 @@ static int on_line(void *arg, size_t line_no, const char *line, size_t len,
     rc = ingest_parse_graphite(line, len, NOW, &p, err, sizeof err);
     check(rc >= -1 && rc <= 1);
     if (rc == 1) {
-        check(p.name >= line && p.name + p.name_len <= line + len);
+        check((p.name >= line && p.name + p.name_len <= line + len) ||
+              p.name == p.name_buf);
         check_point(&p);
     } else if (rc == -1) {
         check_err(err);

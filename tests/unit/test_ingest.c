@@ -18,31 +18,10 @@
 
 #include <json.h>
 
+#include "exact_input.h"
 #include "ingest.h"
 
 #define NOW 1234567890.25
-
-/* An exact-length heap copy of s[0..n): nothing readable after it. */
-static char *dup_exact(const char *s, size_t n)
-{
-    char *p = malloc(n ? n : 1);
-
-    assert_non_null(p);
-    memcpy(p, s, n);
-    return p;
-}
-
-/* Error sentences end up in JSON replies and logs: printable ASCII only,
- * never empty. */
-static void assert_err_clean(const char *err)
-{
-    size_t i, n = strlen(err);
-
-    assert_true(n > 0);
-    assert_true(n < INGEST_ERR_MAX);
-    for (i = 0; i < n; i++)
-        assert_true(err[i] >= 0x20 && err[i] <= 0x7e);
-}
 
 /* ---- Graphite helpers ------------------------------------------------- */
 
