@@ -46,6 +46,7 @@ struct metrics {
     uint64_t ws_subscriptions;  /* open now */
     uint64_t ws_pushed;         /* messages written */
     uint64_t ws_dropped;        /* superseded before a slow reader read */
+    uint64_t ws_batched;        /* averages sent in frames of several */
     uint64_t graphite_connections;  /* open now */
     uint64_t plots_ok;
     uint64_t plots_failed;

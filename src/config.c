@@ -54,7 +54,7 @@ static const struct key keys[] = {
       "10000"),
     K("series.max_future", KEY_INT, series.max_future, 0, 315360000, "600"),
     K("stats.exact_max", KEY_INT, stats.exact_max, 1, 100000000, "1000000"),
-    K("stream.queue_max", KEY_INT, stream.queue_max, 1, 1000000, "256"),
+    K("stream.queue_max", KEY_INT, stream.queue_max, 1, 1000000, "1024"),
     K("stream.backlog", KEY_INT, stream.backlog, 0, 100000, "300"),
     K("stream.max_message", KEY_INT, stream.max_message, 64, 1 << 24,
       "65536"),

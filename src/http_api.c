@@ -423,11 +423,15 @@ static void get_metrics(struct http_pss *pss)
             "gauge", m->ws_connections);
     counter(&tb, "streamavg_ws_subscriptions", "WebSocket subscriptions "
             "open.", "gauge", m->ws_subscriptions);
-    counter(&tb, "streamavg_ws_messages_pushed_total", "WebSocket messages "
-            "written.", "counter", m->ws_pushed);
+    counter(&tb, "streamavg_ws_messages_pushed_total", "WebSocket frames "
+            "written (one message, or a JSON array of averages).",
+            "counter", m->ws_pushed);
     counter(&tb, "streamavg_ws_messages_dropped_total", "Averages a slow "
             "subscriber never read because newer ones replaced them.",
             "counter", m->ws_dropped);
+    counter(&tb, "streamavg_ws_messages_batched_total", "Averages sent to a "
+            "subscriber that lagged, several to a frame (a JSON array).",
+            "counter", m->ws_batched);
     counter(&tb, "streamavg_graphite_connections", "Graphite TCP "
             "connections open.", "gauge", m->graphite_connections);
     counter(&tb, "streamavg_plots_total", "Plots drawn.", "counter",

@@ -45,6 +45,10 @@
  * that sends requests without reading gets no more error replies; a
  * history is never dropped, since a subscription's limit comes first. */
 #define MAX_ERRORS_QUEUED 16
+/* A connection's live queue starts this small and doubles as needed. */
+#define QUEUE_INITIAL 8
+/* Most bytes of live messages one frame carries to a reader that lags. */
+#define BATCH_BYTES 65536
 /* Windows one subscription may ask for at once. */
 #define MAX_WINDOWS 8
 #define MAX_INTERVAL_MS 3600000
@@ -190,23 +194,48 @@ static void reply_error(struct ws_conn *c, const char *text)
     queue_reply(c, msg_from_json(o));
 }
 
-static void queue_live(struct ws_conn *c, struct msg *m)
+/* Make room for one more live message: grow the ring (it starts small, so
+ * a quiet connection costs little) up to stream.queue_max, then drop the
+ * oldest, which the new average supersedes.  Returns 0, or -1 when there
+ * is no room at all. */
+static int make_room(struct ws_conn *c)
 {
-    if (!c->queue) {
-        c->q_cap = (size_t)c->app->cfg.stream.queue_max;
-        c->queue = calloc(c->q_cap, sizeof(*c->queue));
-        if (!c->queue) {
-            c->dropped++;
-            c->app->m.ws_dropped++;
-            return;
+    size_t max = (size_t)c->app->cfg.stream.queue_max, cap, i;
+    struct msg **q;
+
+    if (c->q_len < c->q_cap)
+        return 0;
+    if (c->q_cap < max) {
+        cap = c->q_cap ? c->q_cap * 2 : QUEUE_INITIAL;
+        if (cap > max)
+            cap = max;
+        q = malloc(cap * sizeof(*q));
+        if (q) {
+            for (i = 0; i < c->q_len; i++)
+                q[i] = c->queue[(c->q_head + i) % c->q_cap];
+            free(c->queue);
+            c->queue = q;
+            c->q_head = 0;
+            c->q_cap = cap;
+            return 0;
         }
     }
-    if (c->q_len == c->q_cap) {
-        msg_unref(c->queue[c->q_head]);
-        c->q_head = (c->q_head + 1) % c->q_cap;
-        c->q_len--;
+    if (!c->q_len)
+        return -1;
+    msg_unref(c->queue[c->q_head]);
+    c->q_head = (c->q_head + 1) % c->q_cap;
+    c->q_len--;
+    c->dropped++;
+    c->app->m.ws_dropped++;
+    return 0;
+}
+
+static void queue_live(struct ws_conn *c, struct msg *m)
+{
+    if (make_room(c) < 0) {
         c->dropped++;
         c->app->m.ws_dropped++;
+        return;
     }
     m->refs++;
     c->queue[(c->q_head + c->q_len) % c->q_cap] = m;
@@ -887,9 +916,87 @@ static void subscribe_from_url(struct ws_conn *c)
         subscribe(c, s, &sp, has_r > 0, seen);
 }
 
+static struct msg *pop_live(struct ws_conn *c)
+{
+    struct msg *m = c->queue[c->q_head];
+
+    c->q_head = (c->q_head + 1) % c->q_cap;
+    c->q_len--;
+    return m;
+}
+
+/*
+ * The live messages waiting for this connection, in one frame: the first
+ * one alone when it is the only one, else a JSON array of as many as fit
+ * in BATCH_BYTES.  A reader that lags thus costs one write for many
+ * averages, not one each.  The first carries "dropped": N when averages
+ * were dropped since the last frame.  Returns NULL when memory ran out
+ * (the messages are dropped and counted then).
+ */
+static struct msg *batch_live(struct ws_conn *c)
+{
+    size_t n = 0, bytes = 2, i;
+    char extra[40] = "";
+    int elen = 0;
+    struct msg *out;
+    unsigned char *p;
+
+    if (c->dropped)
+        elen = snprintf(extra, sizeof(extra), ",\"dropped\":%llu}",
+                        (unsigned long long)c->dropped);
+    if (c->q_len == 1 && !elen)
+        return pop_live(c);
+
+    /* How many fit: always at least the first. */
+    while (n < c->q_len) {
+        struct msg *m = c->queue[(c->q_head + n) % c->q_cap];
+
+        if (n && bytes + m->len + 1 > BATCH_BYTES)
+            break;
+        bytes += m->len + 1;
+        n++;
+    }
+    out = malloc(sizeof(*out) + LWS_PRE + bytes + (size_t)elen);
+    if (!out) {
+        for (i = 0; i < n; i++)
+            msg_unref(pop_live(c));
+        c->dropped += n;
+        c->app->m.ws_dropped += n;
+        return NULL;
+    }
+    p = out->buf + LWS_PRE;
+    if (n > 1)
+        *p++ = '[';
+    for (i = 0; i < n; i++) {
+        struct msg *m = pop_live(c);
+
+        if (i)
+            *p++ = ',';
+        if (i == 0 && elen) {
+            /* Splice "dropped": N in before the first closing brace. */
+            memcpy(p, m->buf + LWS_PRE, m->len - 1);
+            p += m->len - 1;
+            memcpy(p, extra, (size_t)elen);
+            p += elen;
+        } else {
+            memcpy(p, m->buf + LWS_PRE, m->len);
+            p += m->len;
+        }
+        msg_unref(m);
+    }
+    if (n > 1)
+        *p++ = ']';
+    out->len = (size_t)(p - (out->buf + LWS_PRE));
+    out->refs = 1;
+    out->next = NULL;
+    c->dropped = 0;
+    c->app->m.ws_batched += n > 1 ? n : 0;
+    return out;
+}
+
 static int write_next(struct ws_conn *c)
 {
-    struct msg *m, *tmp = NULL;
+    struct msg *m;
     int rc;
 
     if (c->replies) {
@@ -899,26 +1006,9 @@ static int write_next(struct ws_conn *c)
             c->replies_tail = NULL;
         c->nreplies--;
     } else if (c->q_len) {
-        m = c->queue[c->q_head];
-        c->q_head = (c->q_head + 1) % c->q_cap;
-        c->q_len--;
-        if (c->dropped) {
-            /* Splice "dropped": N in before the closing brace. */
-            char extra[40];
-            int n = snprintf(extra, sizeof(extra), ",\"dropped\":%llu}",
-                             (unsigned long long)c->dropped);
-
-            tmp = malloc(sizeof(*tmp) + LWS_PRE + m->len + (size_t)n);
-            if (tmp) {
-                memcpy(tmp->buf + LWS_PRE, m->buf + LWS_PRE, m->len - 1);
-                memcpy(tmp->buf + LWS_PRE + m->len - 1, extra, (size_t)n);
-                tmp->len = m->len - 1 + (size_t)n;
-                tmp->refs = 1;
-                c->dropped = 0;
-                msg_unref(m);
-                m = tmp;
-            }
-        }
+        m = batch_live(c);
+        if (!m)
+            goto more;
     } else {
         return 0;   /* nothing queued: a WRITEABLE we no longer need */
     }
@@ -931,6 +1021,7 @@ static int write_next(struct ws_conn *c)
         return -1;
     c->app->m.ws_pushed++;
 
+more:
     if (c->replies || c->q_len)
         lws_callback_on_writable(c->wsi);
     return 0;

@@ -227,6 +227,8 @@
       conn.pending.push(f.key);
   }
 
+  // A frame is one message, or, when the page fell behind, a JSON array of
+  // the averages that waited: taken one by one, in order.
   function onMessage(text) {
     let msg;
     try {
@@ -235,6 +237,14 @@
       console.warn("ignoring a message that is not JSON");
       return;
     }
+    if (Array.isArray(msg)) {
+      for (const m of msg) onOne(m);
+      return;
+    }
+    onOne(msg);
+  }
+
+  function onOne(msg) {
     if (msg.type === "error") {
       onServerError(msg.error);
       return;

@@ -103,6 +103,25 @@ def listening_sockets(pid):
     return found
 
 
+def _message_socket():
+    import websocket
+
+    class MessageSocket(websocket.WebSocket):
+        """recv() gives one message per call, a batch's elements in order."""
+
+        def recv(self):
+            pending = self.__dict__.setdefault("_pending", [])
+            if pending:
+                return pending.pop(0)
+            text = super().recv()
+            if isinstance(text, str) and text.startswith("["):
+                pending.extend(json.dumps(m) for m in strict_json(text))
+                return pending.pop(0) if pending else text
+            return text
+
+    return MessageSocket
+
+
 class WSReader(threading.Thread):
     """Reads every message of a WebSocket in the background, parsing each
     strictly as JSON, so a test can wait for what it expects."""
@@ -111,6 +130,7 @@ class WSReader(threading.Thread):
         super().__init__(daemon=True)
         self.ws = ws
         self.msgs = []
+        self.frames = 0
         self.error = None
         self.cond = threading.Condition()
         self.start()
@@ -122,8 +142,12 @@ class WSReader(threading.Thread):
                 if not text:
                     break
                 msg = strict_json(text)
+                # A reader that lags gets several averages in one frame,
+                # a JSON array: the tests see them one by one.
+                batch = msg if isinstance(msg, list) else [msg]
                 with self.cond:
-                    self.msgs.append(msg)
+                    self.frames += 1
+                    self.msgs.extend(batch)
                     self.cond.notify_all()
         except Exception as e:      # closed, or a test bug: keep it
             with self.cond:
@@ -315,13 +339,18 @@ class Server:
                 out[key] = float(val)
         return out
 
-    def ws(self, query="", path="/stream", timeout=30, **kw):
-        """A WebSocket to path?query with the streamavg subprotocol."""
+    def ws(self, query="", path="/stream", timeout=30, raw=False, **kw):
+        """A WebSocket to path?query with the streamavg subprotocol.  Its
+        recv() returns one message at a time, taking apart the JSON arrays
+        in which the server sends averages to a reader that lags; raw=True
+        gives the frames as they came."""
         import websocket
         url = "ws://127.0.0.1:%d%s%s" % (self.port, path,
                                           "?" + query if query else "")
         kw.setdefault("subprotocols", ["streamavg"])
         kw.setdefault("http_no_proxy", ["127.0.0.1", "localhost"])
+        if not raw:
+            kw.setdefault("class_", _message_socket())
         return websocket.create_connection(url, timeout=timeout, **kw)
 
     def graphite(self):

@@ -105,6 +105,27 @@ class Stream(unittest.TestCase):
             self.check_live(json.loads(ws.recv()), name, window, values,
                             stamps, i)
 
+    def test_a_burst_travels_in_few_frames(self):
+        # Points that arrive together reach a subscriber together: the
+        # averages that wait for its next write go as one JSON array.
+        name = "st.burst"
+        ws = self.srv.ws("series=%s&window_size=3" % name, raw=True)
+        self.socks.append(ws)
+        self.assertEqual(json.loads(ws.recv())["type"], "history")
+        values = [float(i * i % 13) for i in range(50)]
+        stamps = [2000.0 + i for i in range(50)]
+        self.post(name, values, stamps)
+        got, frames, arrays = [], 0, 0
+        while len(got) < len(values):
+            frame = json.loads(ws.recv())
+            frames += 1
+            arrays += isinstance(frame, list)
+            got.extend(frame if isinstance(frame, list) else [frame])
+        self.assertGreater(arrays, 0)
+        self.assertLess(frames, len(values))
+        for i, m in enumerate(got):
+            self.check_live(m, name, 3, values, stamps, i)
+
     def test_history_is_bounded_by_backlog(self):
         name, window = "st.backlog", 50
         values = [float((i * 31) % 97) for i in range(420)]
