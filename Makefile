@@ -11,7 +11,7 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 PY       := /usr/bin/python3
 
-PKGS     := libwebsockets json-c
+PKGS     := libwebsockets json-c zlib
 BASEFLAGS = -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter \
             -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
             -pthread -D_GNU_SOURCE
@@ -24,7 +24,8 @@ UNIT     := $(wildcard tests/unit/test_*.c)
 
 # Debian packages the build, the server and the tests need.  The deps step
 # asks dpkg first and calls apt-get only for what is missing.
-DEB_BUILD := build-essential pkg-config libwebsockets-dev libjson-c-dev
+DEB_BUILD := build-essential pkg-config libwebsockets-dev libjson-c-dev \
+             zlib1g-dev
 DEB_RUN   := gnuplot-nox libjs-dygraphs
 DEB_TEST  := libcmocka-dev python3 python3-websocket curl
 STAMP     := build/.deps

@@ -26,6 +26,7 @@ struct metrics {
     uint64_t bytes_in[SRC_COUNT];
     uint64_t http_requests;
     uint64_t http_errors;       /* answers with a 4xx or 5xx status */
+    uint64_t http_in_flight;    /* requests not fully answered yet */
     uint64_t ws_connections;    /* open now */
     uint64_t ws_subscriptions;  /* open now */
     uint64_t ws_pushed;         /* messages written */
@@ -42,6 +43,7 @@ struct lws_context;
 struct plot_pool;
 struct stream_state;
 struct plot_state;
+struct storage;
 
 struct app {
     struct config cfg;
@@ -50,16 +52,24 @@ struct app {
     struct plot_pool *plots;
     struct stream_state *stream;
     struct plot_state *plot_wait;
+    struct storage *storage;    /* NULL when storage.dir is "" */
     struct metrics m;
     double started;
+    int stopping;               /* SIGTERM: finish, take nothing new */
 };
 
 /* Seconds since the epoch, with a fraction. */
 double app_now(void);
 
-/* Take one point: find or create its series, append, tell subscribers.
- * name must be valid.  Returns 0, or -1 with a sentence in err (series
- * limit, memory). */
+/* app_accept_point's refusals that are not the point's fault: the HTTP
+ * layer answers them with 507 and 503. */
+#define APP_NO_SPACE (-2)
+#define APP_STORAGE_DOWN (-3)
+
+/* Take one point: find or create its series, log it (storage.h), append,
+ * tell subscribers.  name must be valid.  Returns 0, or -1 with a sentence
+ * in err (series limit, memory), or APP_NO_SPACE / APP_STORAGE_DOWN when
+ * the log cannot take it. */
 int app_accept_point(struct app *app, enum source src, const char *name,
                      size_t len, double ts, double value, char *err,
                      size_t errlen);

@@ -54,6 +54,13 @@ struct config {
     struct {
         char level[CONFIG_STR_MAX];
     } log;
+    struct {
+        char dir[CONFIG_STR_MAX];   /* "" turns durability off */
+        int fsync_ms;
+        int snapshot_s;
+        int log_max_mb;
+        int queue_max_mb;
+    } storage;
 };
 
 /* Fill every key with its built-in default. */

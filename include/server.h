@@ -23,6 +23,7 @@ struct http_pss {
     int answering;          /* an answer is queued or being written */
     int headers_sent;
     int close_after;        /* the request's body was not read: close */
+    int in_flight;          /* counted in app->m.http_in_flight */
 
     /* POST /ingest: the body collected so far. */
     int is_ingest;

@@ -59,6 +59,11 @@ static const struct key keys[] = {
     K("plot.max_points", KEY_INT, plot.max_points, 2, 1000000, "10000"),
     K("plot.queue_max", KEY_INT, plot.queue_max, 1, 100000, "64"),
     K("log.level", KEY_STR, log.level, 1, 255, "notice"),
+    K("storage.dir", KEY_STR, storage.dir, 0, 255, "data/state"),
+    K("storage.fsync_ms", KEY_INT, storage.fsync_ms, 10, 60000, "1000"),
+    K("storage.snapshot_s", KEY_INT, storage.snapshot_s, 1, 86400, "300"),
+    K("storage.log_max_mb", KEY_INT, storage.log_max_mb, 1, 65536, "64"),
+    K("storage.queue_max_mb", KEY_INT, storage.queue_max_mb, 1, 4096, "64"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

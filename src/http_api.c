@@ -16,6 +16,7 @@
 #include <json.h>
 
 #include "ingest.h"
+#include "storage.h"
 #include "jsonfmt.h"
 #include "params.h"
 #include "server.h"
@@ -35,6 +36,8 @@ static void http_pss_reset(struct http_pss *pss)
     free(pss->body);
     if (pss->flight)
         http_plot_detach(pss);
+    if (pss->in_flight)
+        pss->app->m.http_in_flight--;
     memset(pss, 0, sizeof(*pss));
 }
 
@@ -383,6 +386,38 @@ static void counter(struct textbuf *tb, const char *name, const char *help,
               type, name, (unsigned long long)v);
 }
 
+static void storage_metrics(struct textbuf *tb, struct storage *st)
+{
+    struct storage_stats s;
+
+    if (!st)
+        return;
+    storage_get_stats(st, &s);
+    counter(tb, "streamavg_storage_records_total", "Points appended to the "
+            "log.", "counter", s.records);
+    counter(tb, "streamavg_storage_refused_total", "Points refused because "
+            "the log could not take them.", "counter", s.refused);
+    counter(tb, "streamavg_storage_bytes_written_total", "Bytes written to "
+            "the log.", "counter", s.bytes_written);
+    counter(tb, "streamavg_storage_fsyncs_total", "fsync calls on the "
+            "log.", "counter", s.fsyncs);
+    counter(tb, "streamavg_storage_write_errors_total", "Failed writes or "
+            "fsyncs of the log.", "counter", s.write_errors);
+    counter(tb, "streamavg_storage_pending_bytes", "Log bytes waiting for "
+            "the disk.", "gauge", s.pending_bytes);
+    counter(tb, "streamavg_storage_failing", "1 while the log cannot be "
+            "written.", "gauge", s.failing != 0);
+    counter(tb, "streamavg_storage_snapshots_total", "Snapshots written.",
+            "counter", s.snapshots);
+    counter(tb, "streamavg_storage_snapshots_failed_total", "Snapshots "
+            "that failed.", "counter", s.snapshots_failed);
+    tb_printf(tb, "# HELP streamavg_storage_fsync_max_milliseconds The "
+              "slowest fsync of the log.\n# TYPE "
+              "streamavg_storage_fsync_max_milliseconds gauge\n"
+              "streamavg_storage_fsync_max_milliseconds %.3f\n",
+              s.fsync_ms_max);
+}
+
 static void get_metrics(struct http_pss *pss)
 {
     static const char *src_names[SRC_COUNT] = {"http", "graphite_tcp",
@@ -439,6 +474,8 @@ static void get_metrics(struct http_pss *pss)
             "by an identical plot already being drawn.", "counter",
             m->plots_coalesced);
 
+    storage_metrics(&tb, pss->app->storage);
+
     tb_printf(&tb, "# HELP streamavg_plot_milliseconds Time a plot worker "
               "spent on a plot.\n# TYPE streamavg_plot_milliseconds "
               "histogram\n");
@@ -471,6 +508,8 @@ struct ingest_report {
     struct json_object *errors;
     long accepted, rejected;
     double now;
+    int storage_status;     /* 507 or 503 once the log refused a point */
+    char storage_error[INGEST_ERR_MAX];
 };
 
 static void report_reject(struct ingest_report *r, const char *what,
@@ -491,9 +530,23 @@ static void take_point(struct ingest_report *r, const char *what, size_t no,
                        const struct ingest_point *p)
 {
     char err[INGEST_ERR_MAX];
+    int rc;
 
-    if (app_accept_point(r->app, SRC_HTTP, p->name, p->name_len, p->ts,
-                         p->value, err, sizeof(err)) < 0) {
+    /* Once the log refused, the rest of the body would be refused too. */
+    if (r->storage_status) {
+        r->rejected++;
+        r->app->m.points_rejected[SRC_HTTP]++;
+        return;
+    }
+    rc = app_accept_point(r->app, SRC_HTTP, p->name, p->name_len, p->ts,
+                          p->value, err, sizeof(err));
+    if (rc == APP_NO_SPACE || rc == APP_STORAGE_DOWN) {
+        r->storage_status = rc == APP_NO_SPACE ? 507 : 503;
+        snprintf(r->storage_error, sizeof(r->storage_error), "%s", err);
+        r->rejected++;
+        return;
+    }
+    if (rc < 0) {
         /* app_accept_point counted it already. */
         r->app->m.points_rejected[SRC_HTTP]--;
         report_reject(r, what, no, err);
@@ -565,8 +618,9 @@ static enum body_format body_format(const char *ctype)
 
 static void finish_ingest(struct http_pss *pss)
 {
-    struct ingest_report r = {pss->app, json_object_new_array(), 0, 0,
-                              app_now()};
+    struct ingest_report r = {.app = pss->app,
+                              .errors = json_object_new_array(),
+                              .now = app_now()};
     enum body_format fmt = body_format(pss->content_type_in);
     struct json_object *o;
     char err[INGEST_ERR_MAX];
@@ -595,6 +649,12 @@ static void finish_ingest(struct http_pss *pss)
         status = 400;
 
     o = json_object_new_object();
+    if (r.storage_status) {
+        /* The points before the refusal were taken; say how many. */
+        status = r.storage_status;
+        json_object_object_add(o, "error",
+                               json_object_new_string(r.storage_error));
+    }
     json_object_object_add(o, "accepted", json_object_new_int64(r.accepted));
     json_object_object_add(o, "rejected", json_object_new_int64(r.rejected));
     json_object_object_add(o, "errors", r.errors);
@@ -733,6 +793,13 @@ int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
         http_pss_reset(pss);
         pss->wsi = wsi;
         pss->app = server_app(wsi);
+        pss->in_flight = 1;
+        pss->app->m.http_in_flight++;
+        if (pss->app->stopping) {
+            pss->close_after = 1;
+            http_answer_error(pss, 503, "the server is shutting down");
+            return 0;
+        }
 
         /* `in` is the path below the mount point; the mount points are the
          * endpoints themselves, so rebuild the full path from the URI. */

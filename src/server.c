@@ -12,6 +12,7 @@
 
 #include "plot.h"
 #include "server.h"
+#include "storage.h"
 #include "stream.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -81,6 +82,24 @@ static void on_generator_tick(lws_sorted_usec_list_t *sul)
         warn_ratelimited(RL_LIMIT, "generator: %s\n", err);
     lws_sul_schedule(g->app->ctx, 0, &g->sul, on_generator_tick,
                      (lws_usec_t)cfg->generator.interval_ms * LWS_US_PER_MS);
+}
+
+/* ---- storage: snapshots are started and collected from the loop ------ */
+
+struct storage_timer {
+    lws_sorted_usec_list_t sul;     /* first: the callback casts back */
+    struct app *app;
+};
+
+static struct storage_timer storage_timer;
+
+static void on_storage_tick(lws_sorted_usec_list_t *sul)
+{
+    struct storage_timer *t = (struct storage_timer *)sul;
+
+    storage_tick(t->app->storage, t->app->store);
+    lws_sul_schedule(t->app->ctx, 0, &t->sul, on_storage_tick,
+                     LWS_US_PER_SEC);
 }
 
 /* ---- vhosts ----------------------------------------------------------- */
@@ -174,6 +193,28 @@ static void on_plot_done(void *arg)
     lws_cancel_service(arg);
 }
 
+/* Refuse new requests (503), then let the requests already in flight be
+ * answered (an /ingest whose points were taken gets its 200), for at most
+ * DRAIN_MS.  lws_context_deprecate() would close the listening sockets,
+ * but in lws 4.1.6 it touches the listener after freeing it (a crash
+ * under ASan), so new connections are refused per request instead. */
+#define DRAIN_MS 2000
+
+static void drain(struct app *app)
+{
+    double deadline = app_now() + DRAIN_MS / 1000.0;
+
+    app->stopping = 1;
+    lwsl_notice("stopping: new requests are refused; answering %llu "
+                "in flight\n", (unsigned long long)app->m.http_in_flight);
+    while (app->m.http_in_flight && app_now() < deadline)
+        if (lws_service(app->ctx, 0) < 0)
+            break;
+    if (app->m.http_in_flight)
+        lwsl_warn("stopping with %llu requests unanswered after %d ms\n",
+                  (unsigned long long)app->m.http_in_flight, DRAIN_MS);
+}
+
 int server_run(struct app *app)
 {
     struct lws_context_creation_info info;
@@ -235,6 +276,12 @@ int server_run(struct app *app)
                     app->cfg.generator.interval_ms);
     }
 
+    if (app->storage) {
+        storage_timer.app = app;
+        lws_sul_schedule(app->ctx, 0, &storage_timer.sul, on_storage_tick,
+                         LWS_US_PER_SEC);
+    }
+
     signal_ctx = app->ctx;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -244,13 +291,15 @@ int server_run(struct app *app)
     while (!stop_requested)
         if (lws_service(app->ctx, 0) < 0)
             break;
-    lwsl_notice("stopping\n");
+    drain(app);
     rc = 0;
 
 out:
     signal_ctx = NULL;
     if (app->cfg.generator.enabled)
         lws_sul_cancel(&gen.sul);
+    if (app->storage)
+        lws_sul_cancel(&storage_timer.sul);
     /* Connections close first (their callbacks still see the app), then
      * the plot workers stop and their jobs are freed, then the flights
      * that waited on them. */

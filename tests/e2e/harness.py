@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -170,9 +171,13 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 class Server:
     def __init__(self, *overrides, generator=False, conf=CONF,
-                 host="127.0.0.1"):
-        self.port = free_port()
+                 host="127.0.0.1", storage=None, port=None):
+        """storage: the storage.dir to use (kept); by default a fresh
+        temporary folder, removed at stop, so tests never share state."""
+        self.port = port or free_port()
         self.graphite_port = free_port()
+        self.own_storage = storage is None
+        self.storage = storage or tempfile.mkdtemp(prefix="streamavg-state-")
         self.host = host
         self.base = "http://%s:%d" % ("[%s]" % host if ":" in host else host,
                                       self.port)
@@ -182,7 +187,8 @@ class Server:
                 "-o", "http.port=%d" % self.port,
                 "-o", "graphite.port=%d" % self.graphite_port,
                 "-o", "http.www=%s" % os.path.join(ROOT, "www"),
-                "-o", "generator.enabled=%s" % str(generator).lower()]
+                "-o", "generator.enabled=%s" % str(generator).lower(),
+                "-o", "storage.dir=%s" % self.storage]
         for o in overrides:
             args += ["-o", o]
         self.proc = subprocess.Popen(args, stdout=self.log,
@@ -194,6 +200,7 @@ class Server:
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait()
+            self._drop_storage()
             raise
 
     def _wait_ready(self, timeout=20.0):
@@ -308,6 +315,19 @@ class Server:
         return socket.create_connection(("127.0.0.1", self.graphite_port),
                                         timeout=30)
 
+    def _drop_storage(self):
+        if self.own_storage:
+            shutil.rmtree(self.storage, ignore_errors=True)
+
+    def kill(self):
+        """kill -9, as a crash would; returns the log so far."""
+        self.proc.kill()
+        self.proc.wait()
+        text = self.logtext()
+        os.unlink(self.log.name)
+        self._drop_storage()
+        return text
+
     def stop(self):
         """SIGTERM; the server must exit 0, and the log must be clean."""
         if self.proc.poll() is None:
@@ -321,6 +341,7 @@ class Server:
                                      self.logtext())
         text = self.logtext()
         os.unlink(self.log.name)
+        self._drop_storage()
         if self.proc.returncode != 0:
             raise AssertionError("streamavg exited %d:\n%s" %
                                  (self.proc.returncode, text))
