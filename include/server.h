@@ -36,6 +36,10 @@ struct http_pss {
     struct http_pss *flight_next;
 };
 
+/* Start the plot workers if they are not running (gnuplot was missing),
+ * at most one try a second.  Returns 0, or -1 with a sentence in err. */
+int server_start_plots(struct app *app, char *err, size_t errlen);
+
 /* The app of the context a wsi belongs to. */
 struct app *server_app(struct lws *wsi);
 

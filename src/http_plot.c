@@ -112,6 +112,15 @@ void http_plot_request(struct http_pss *pss)
         http_answer_error(pss, 503, "out of memory");
         return;
     }
+    if (server_start_plots(app, err, sizeof(err)) < 0) {
+        char msg[300];
+
+        snprintf(msg, sizeof(msg), "plots are unavailable: %s "
+                 "(plot.gnuplot)", err);
+        app->m.plots_failed++;
+        http_answer_error(pss, 503, msg);
+        return;
+    }
 
     s = http_query_series(pss, name, sizeof(name));
     if (!s)

@@ -215,6 +215,33 @@ static void drain(struct app *app)
                   (unsigned long long)app->m.http_in_flight, DRAIN_MS);
 }
 
+int server_start_plots(struct app *app, char *err, size_t errlen)
+{
+    static double last_try;
+    static char last_err[200];
+    double now = app_now();
+
+    if (app->plots)
+        return 0;
+    /* A missing gnuplot fails fast, but not every request should spawn. */
+    if (now - last_try < 1.0) {
+        snprintf(err, errlen, "%s", last_err);
+        return -1;
+    }
+    last_try = now;
+    app->plots = plot_pool_new(app->cfg.plot.gnuplot, app->cfg.plot.max_procs,
+                               app->cfg.plot.timeout_ms,
+                               (size_t)app->cfg.plot.queue_max, on_plot_done,
+                               app->ctx, last_err, sizeof(last_err));
+    if (!app->plots) {
+        snprintf(err, errlen, "%s", last_err);
+        return -1;
+    }
+    lwsl_notice("plot workers started (%d gnuplot processes)\n",
+                app->cfg.plot.max_procs);
+    return 0;
+}
+
 int server_run(struct app *app)
 {
     struct lws_context_creation_info info;
@@ -247,14 +274,11 @@ int server_run(struct app *app)
         goto out;
     }
 
-    app->plots = plot_pool_new(app->cfg.plot.gnuplot, app->cfg.plot.max_procs,
-                               app->cfg.plot.timeout_ms,
-                               (size_t)app->cfg.plot.queue_max, on_plot_done,
-                               app->ctx, err, sizeof(err));
-    if (!app->plots) {
-        lwsl_err("cannot start the plot workers: %s\n", err);
-        goto out;
-    }
+    /* Without gnuplot the rest still works: /plot answers 503 and tries
+     * again (server_start_plots). */
+    if (server_start_plots(app, err, sizeof(err)) < 0)
+        lwsl_err("cannot start the plot workers: %s; /plot answers 503 "
+                 "until gnuplot can be started\n", err);
 
     lwsl_notice("listening: HTTP and WebSocket on %s:%d, Graphite %s%s%d\n",
                 app->cfg.http.bind[0] ? app->cfg.http.bind : "*",
