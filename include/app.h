@@ -27,6 +27,10 @@ struct metrics {
     uint64_t http_requests;
     uint64_t http_errors;       /* answers with a 4xx or 5xx status */
     uint64_t http_in_flight;    /* requests not fully answered yet */
+    int64_t http_connections;   /* HTTP and WebSocket sockets open */
+    uint64_t http_refused;      /* connections over http.max_connections */
+    uint64_t ws_refused_origin; /* handshakes from an origin not allowed */
+    uint64_t ws_refused_token;  /* handshakes without the right token */
     uint64_t ws_connections;    /* open now */
     uint64_t ws_subscriptions;  /* open now */
     uint64_t ws_pushed;         /* messages written */

@@ -18,6 +18,9 @@ struct config {
         int port;
         char bind[CONFIG_STR_MAX];
         int max_body;
+        int max_connections;
+        char tls_cert[CONFIG_STR_MAX];  /* both set: HTTPS and WSS */
+        char tls_key[CONFIG_STR_MAX];
         char www[CONFIG_STR_MAX];
         char dygraphs[CONFIG_STR_MAX];
     } http;
@@ -43,6 +46,10 @@ struct config {
         int backlog;
         int max_message;
         int max_subscriptions;
+        char allowed_origins[CONFIG_STR_MAX];   /* comma-separated */
+        char subscribe_token[CONFIG_STR_MAX];   /* "" = none needed */
+        int ping_s;             /* idle this long: ping; 0 = never */
+        int timeout_s;          /* no pong this long after: drop */
     } stream;
     struct {
         char gnuplot[CONFIG_STR_MAX];

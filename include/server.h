@@ -85,6 +85,11 @@ void http_plot_collect(struct app *app);
 void http_plot_detach(struct http_pss *pss);
 void http_plot_free(struct app *app);
 
+/* ws_guard.c: at the WebSocket handshake, 1 (after counting and logging
+ * why) when the Origin is not in stream.allowed_origins or the subscribe
+ * token is missing or wrong; 0 to let it through. */
+int ws_guard_refuse(struct lws *wsi, struct app *app);
+
 /* Rate-limited warning for things a peer can trigger at will: at most one
  * line per key every 10 seconds, saying how many were suppressed. */
 enum ratelimit_key { RL_GRAPHITE_BAD, RL_HTTP_BAD, RL_WS_BAD, RL_LIMIT,

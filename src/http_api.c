@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <json.h>
 
@@ -455,6 +456,18 @@ static void get_metrics(struct http_pss *pss)
             "by the API.", "counter", m->http_requests);
     counter(&tb, "streamavg_http_errors_total", "HTTP answers with a 4xx "
             "or 5xx status.", "counter", m->http_errors);
+    counter(&tb, "streamavg_http_connections", "HTTP and WebSocket "
+            "connections open.", "gauge",
+            (uint64_t)pss->app->m.http_connections);
+    counter(&tb, "streamavg_http_connections_refused_total", "Connections "
+            "refused over http.max_connections.", "counter",
+            m->http_refused);
+    counter(&tb, "streamavg_ws_refused_origin_total", "WebSocket "
+            "handshakes refused: Origin not in stream.allowed_origins.",
+            "counter", m->ws_refused_origin);
+    counter(&tb, "streamavg_ws_refused_token_total", "WebSocket handshakes "
+            "refused: no or wrong stream.subscribe_token.", "counter",
+            m->ws_refused_token);
     counter(&tb, "streamavg_ws_connections", "WebSocket connections open.",
             "gauge", m->ws_connections);
     counter(&tb, "streamavg_ws_subscriptions", "WebSocket subscriptions "
@@ -782,6 +795,36 @@ static void route(struct http_pss *pss, const char *path)
                       "/ingest and /stream");
 }
 
+/* Called for each accepted socket before lws reads from it.  Over
+ * http.max_connections, send a short 503 (plain HTTP only: on a TLS port
+ * it would be noise) and have lws close the socket.  The fd is new and
+ * its send buffer empty, so the small send() cannot block. */
+static int connection_over_limit(struct app *app, int fd)
+{
+    char body[160], out[400];
+    int blen, len;
+
+    /* This connection has no wsi yet, so is not counted. */
+    if (app->m.http_connections < app->cfg.http.max_connections)
+        return 0;
+    app->m.http_refused++;
+    warn_ratelimited(RL_LIMIT, "refusing a connection: %lld open, the "
+                     "limit is %d (http.max_connections)\n",
+                     (long long)app->m.http_connections,
+                     app->cfg.http.max_connections);
+    if (app->cfg.http.tls_cert[0])
+        return 1;
+    blen = snprintf(body, sizeof(body), "{\"error\":\"too many connections: "
+                    "the limit is %d (http.max_connections)\"}",
+                    app->cfg.http.max_connections);
+    len = snprintf(out, sizeof(out), "HTTP/1.1 503 Service Unavailable\r\n"
+                   "Content-Type: application/json\r\nContent-Length: %d"
+                   "\r\nConnection: close\r\n\r\n%s", blen, body);
+    if (send(fd, out, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        lwsl_debug("could not tell a refused peer why\n");
+    return 1;
+}
+
 int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
                       void *user, void *in, size_t len)
 {
@@ -789,6 +832,17 @@ int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
     char path[128];
 
     switch (reason) {
+    case LWS_CALLBACK_WSI_CREATE:
+        server_app(wsi)->m.http_connections++;
+        return 0;
+
+    case LWS_CALLBACK_WSI_DESTROY:
+        server_app(wsi)->m.http_connections--;
+        return 0;
+
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return connection_over_limit(server_app(wsi), (int)(intptr_t)in);
+
     case LWS_CALLBACK_HTTP:
         http_pss_reset(pss);
         pss->wsi = wsi;

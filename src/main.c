@@ -56,12 +56,20 @@ static void raise_fd_limit(void)
 {
     struct rlimit rl;
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+    if (getrlimit(RLIMIT_NOFILE, &rl))
         return;
-    rl.rlim_cur = rl.rlim_max;
-    if (!setrlimit(RLIMIT_NOFILE, &rl))
-        lwsl_notice("open files limit raised to %llu\n",
-                    (unsigned long long)rl.rlim_cur);
+    if (rl.rlim_cur < rl.rlim_max) {
+        unsigned long long was = (unsigned long long)rl.rlim_cur;
+
+        rl.rlim_cur = rl.rlim_max;
+        if (!setrlimit(RLIMIT_NOFILE, &rl)) {
+            lwsl_notice("open files limit raised from %llu to %llu\n", was,
+                        (unsigned long long)rl.rlim_cur);
+            return;
+        }
+        rl.rlim_cur = was;
+    }
+    lwsl_notice("open files limit: %llu\n", (unsigned long long)rl.rlim_cur);
 }
 
 static void storage_log(int level, const char *msg)

@@ -128,6 +128,22 @@ static uint64_t bind_options(const char *bind)
     return strchr(bind, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6;
 }
 
+/* lws 4.1's validity policy: a WebSocket with nothing valid from its
+ * peer (a pong, or the handshake) for ping_s is pinged; without a pong
+ * within timeout_s more it is closed.  HTTP/1 connections have no such
+ * hook and keep their own keep-alive timeout. */
+static lws_retry_bo_t ws_keepalive;
+
+static const lws_retry_bo_t *keepalive_policy(const struct config *cfg)
+{
+    if (!cfg->stream.ping_s)
+        return NULL;
+    ws_keepalive.secs_since_valid_ping = (uint16_t)cfg->stream.ping_s;
+    ws_keepalive.secs_since_valid_hangup =
+        (uint16_t)(cfg->stream.ping_s + cfg->stream.timeout_s);
+    return &ws_keepalive;
+}
+
 static struct lws_vhost *make_http_vhost(struct app *app)
 {
     static const char *api[] = {"/average", "/plot", "/series", "/health",
@@ -155,6 +171,14 @@ static struct lws_vhost *make_http_vhost(struct app *app)
     info.mounts = mounts;
     info.options = bind_options(app->cfg.http.bind);
     info.keepalive_timeout = 30;
+    info.retry_and_idle_policy = keepalive_policy(&app->cfg);
+    if (app->cfg.http.tls_cert[0]) {
+        /* HTTPS and WSS on the one port; plain HTTP is not answered. */
+        info.ssl_cert_filepath = app->cfg.http.tls_cert;
+        info.ssl_private_key_filepath = app->cfg.http.tls_key;
+        /* lws 4.1 reads this from the vhost's options too. */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    }
     return lws_create_vhost(app->ctx, &info);
 }
 
@@ -251,6 +275,7 @@ int server_run(struct app *app)
 
     memset(&info, 0, sizeof(info));
     info.options =
+        LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
         LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
         LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
     info.user = app;
@@ -263,8 +288,10 @@ int server_run(struct app *app)
 
     if (!make_http_vhost(app)) {
         lwsl_err("cannot listen for HTTP on %s port %d (http.bind, "
-                 "http.port): is it in use?\n", app->cfg.http.bind,
-                 app->cfg.http.port);
+                 "http.port): is it in use?%s\n", app->cfg.http.bind,
+                 app->cfg.http.port, app->cfg.http.tls_cert[0]
+                     ? " Or are http.tls_cert and http.tls_key not a "
+                       "readable PEM certificate and its key?" : "");
         goto out;
     }
     if (app->cfg.graphite.port && !make_graphite_vhost(app)) {
@@ -280,7 +307,8 @@ int server_run(struct app *app)
         lwsl_err("cannot start the plot workers: %s; /plot answers 503 "
                  "until gnuplot can be started\n", err);
 
-    lwsl_notice("listening: HTTP and WebSocket on %s:%d, Graphite %s%s%d\n",
+    lwsl_notice("listening: HTTP and WebSocket%s on %s:%d, Graphite "
+                "%s%s%d\n", app->cfg.http.tls_cert[0] ? " (TLS)" : "",
                 app->cfg.http.bind[0] ? app->cfg.http.bind : "*",
                 app->cfg.http.port,
                 app->cfg.graphite.port ? app->cfg.graphite.bind : "off",

@@ -595,7 +595,7 @@ int callback_stream(struct lws *wsi, enum lws_callback_reasons reason,
         if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 ||
             strcmp(path, "/stream") || server_app(wsi)->stopping)
             return 1;
-        return 0;
+        return ws_guard_refuse(wsi, server_app(wsi));
 
     case LWS_CALLBACK_ESTABLISHED:
         memset(c, 0, sizeof(*c));

@@ -171,15 +171,26 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 class Server:
     def __init__(self, *overrides, generator=False, conf=CONF,
-                 host="127.0.0.1", storage=None, port=None):
+                 host="127.0.0.1", storage=None, port=None, tls_ca=None):
         """storage: the storage.dir to use (kept); by default a fresh
-        temporary folder, removed at stop, so tests never share state."""
+        temporary folder, removed at stop, so tests never share state.
+        tls_ca: the server speaks TLS (set http.tls_cert and http.tls_key
+        in overrides); trust this certificate file."""
         self.port = port or free_port()
         self.graphite_port = free_port()
         self.own_storage = storage is None
         self.storage = storage or tempfile.mkdtemp(prefix="streamavg-state-")
         self.host = host
-        self.base = "http://%s:%d" % ("[%s]" % host if ":" in host else host,
+        self.tls_ca = tls_ca
+        self.opener = _OPENER
+        if tls_ca:
+            import ssl
+            self.opener = urllib.request.build_opener(
+                urllib.request.ProxyHandler({}),
+                urllib.request.HTTPSHandler(
+                    context=ssl.create_default_context(cafile=tls_ca)))
+        self.base = "%s://%s:%d" % ("https" if tls_ca else "http",
+                                    "[%s]" % host if ":" in host else host,
                                       self.port)
         self.log = tempfile.NamedTemporaryFile(
             prefix="streamavg-", suffix=".log", delete=False)
@@ -228,7 +239,7 @@ class Server:
         if ctype:
             req.add_header("Content-Type", ctype)
         try:
-            with _OPENER.open(req, timeout=timeout) as r:
+            with self.opener.open(req, timeout=timeout) as r:
                 return r.status, r.headers, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read()
@@ -304,7 +315,10 @@ class Server:
     def ws(self, query="", path="/stream", timeout=30, **kw):
         """A WebSocket to path?query with the streamavg subprotocol."""
         import websocket
-        url = "ws://127.0.0.1:%d%s%s" % (self.port, path,
+        if self.tls_ca:
+            kw.setdefault("sslopt", {"ca_certs": self.tls_ca})
+        url = "%s://127.0.0.1:%d%s%s" % ("wss" if self.tls_ca else "ws",
+                                          self.port, path,
                                           "?" + query if query else "")
         kw.setdefault("subprotocols", ["streamavg"])
         kw.setdefault("http_no_proxy", ["127.0.0.1", "localhost"])
