@@ -3,6 +3,7 @@
  * mounts, the Graphite vhost, the seed's generator timer, the signals that
  * stop the loop, and an orderly shutdown.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -211,10 +212,20 @@ static void on_signal(int sig)
         lws_cancel_service(signal_ctx);
 }
 
+/* The context plot workers may wake, NULL once it is being destroyed: a
+ * worker ending a job at shutdown (its gnuplot killed) must not touch a
+ * freed context.  The lock makes "check, then call" one step. */
+static pthread_mutex_t plot_wake_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lws_context *plot_wake_ctx;
+
 static void on_plot_done(void *arg)
 {
+    (void)arg;
     /* From a plot worker thread: the one lws call that is safe there. */
-    lws_cancel_service(arg);
+    pthread_mutex_lock(&plot_wake_lock);
+    if (plot_wake_ctx)
+        lws_cancel_service(plot_wake_ctx);
+    pthread_mutex_unlock(&plot_wake_lock);
 }
 
 /* Refuse new requests (503), then let the requests already in flight be
@@ -285,6 +296,7 @@ int server_run(struct app *app)
         lwsl_err("cannot create the lws context\n");
         return 1;
     }
+    plot_wake_ctx = app->ctx;
 
     if (!make_http_vhost(app)) {
         lwsl_err("cannot listen for HTTP on %s port %d (http.bind, "
@@ -355,6 +367,9 @@ out:
     /* Connections close first (their callbacks still see the app), then
      * the plot workers stop and their jobs are freed, then the flights
      * that waited on them. */
+    pthread_mutex_lock(&plot_wake_lock);
+    plot_wake_ctx = NULL;
+    pthread_mutex_unlock(&plot_wake_lock);
     lws_context_destroy(app->ctx);
     app->ctx = NULL;
     plot_pool_free(app->plots);
