@@ -30,7 +30,8 @@ DEB_RUN   := gnuplot-nox libjs-dygraphs
 DEB_TEST  := libcmocka-dev python3 python3-websocket curl
 STAMP     := build/.deps
 
-.PHONY: all run test unit e2e asan clean install deps check-deps
+.PHONY: all run test unit e2e asan soak valgrind clean install deps \
+        check-deps
 
 all: build/streamavg
 
@@ -98,6 +99,19 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory e2e
 	$(MAKE) --no-print-directory asan
 	@echo "make test: all passed"
+
+# Outside `make test`: a long run under load (SOAK_SECONDS, default 60),
+# and the end-to-end suite once under valgrind (several minutes).
+soak: build/streamavg
+	SOAK_SECONDS=$${SOAK_SECONDS:-60} $(PY) bench/soak.py
+
+VALGRIND := valgrind --error-exitcode=99 --leak-check=full \
+            --errors-for-leak-kinds=definite --track-fds=no --quiet
+valgrind: build/strict/streamavg
+	@command -v valgrind >/dev/null || { echo "apt-get install valgrind"; \
+	    exit 1; }
+	STREAMAVG_WRAP="$(VALGRIND)" STREAMAVG_SLOW=1 \
+	STREAMAVG_BIN=build/strict/streamavg $(PY) tests/e2e/run.py
 
 install: build/streamavg
 	install -D -m 755 build/streamavg $(DESTDIR)$(PREFIX)/bin/streamavg

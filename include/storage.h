@@ -51,6 +51,7 @@ struct storage_stats {
     uint64_t pending_bytes;     /* waiting for the writer now */
     double fsync_ms_max;        /* the slowest fsync so far */
     double last_snapshot_ms;    /* how long the last snapshot took */
+    double fork_ms_max;         /* the loop's longest wait in fork() */
     int failing;                /* errno of the failing write, or 0 */
 };
 

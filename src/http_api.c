@@ -417,6 +417,11 @@ static void storage_metrics(struct textbuf *tb, struct storage *st)
               "streamavg_storage_fsync_max_milliseconds gauge\n"
               "streamavg_storage_fsync_max_milliseconds %.3f\n",
               s.fsync_ms_max);
+    tb_printf(tb, "# HELP streamavg_storage_fork_max_milliseconds The "
+              "longest fork() for a snapshot (the loop waits for it).\n"
+              "# TYPE streamavg_storage_fork_max_milliseconds gauge\n"
+              "streamavg_storage_fork_max_milliseconds %.3f\n",
+              s.fork_ms_max);
 }
 
 static void get_metrics(struct http_pss *pss)

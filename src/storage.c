@@ -136,6 +136,22 @@ static int buf_reserve(struct buf *b, size_t more)
     return 0;
 }
 
+/* A burst or a slow disk grows the buffers; once batches are small again,
+ * give half back, so the memory of a long-running server follows its
+ * load rather than its worst moment.  b must be empty or fully written. */
+static void buf_shrink(struct buf *b)
+{
+    uint8_t *p;
+
+    if (b->cap <= (1u << 20) || b->len >= b->cap / 4)
+        return;
+    p = realloc(b->p, b->cap / 2);
+    if (p) {
+        b->p = p;
+        b->cap /= 2;
+    }
+}
+
 /* write() all of p[0..n), retrying short writes.  -1 with errno. */
 static int write_full(int fd, const uint8_t *p, size_t n)
 {
@@ -618,6 +634,8 @@ static void *writer_main(void *arg)
 
         rc = flush_batch(st, &written, &sync_ms);
         e = errno;
+        if (rc == 0)
+            buf_shrink(&st->w);     /* ours until the next swap */
 
         pthread_mutex_lock(&st->mu);
         st->stats.bytes_written += written;
@@ -920,6 +938,7 @@ snapshot_child(struct storage *st, const struct store *store, uint64_t gen,
 
 static void start_snapshot(struct storage *st, const struct store *store)
 {
+    double t0, fork_ms;
     uint64_t gen;
     pid_t pid;
 
@@ -931,6 +950,7 @@ static void start_snapshot(struct storage *st, const struct store *store)
     pthread_mutex_unlock(&st->mu);
 
     gen = st->next_gen;
+    t0 = mono_now();
     pid = fork();
     if (pid < 0) {
         say(st, 1, "storage: cannot fork a snapshot writer: %s",
@@ -944,7 +964,10 @@ static void start_snapshot(struct storage *st, const struct store *store)
     /* Everything appended so far is in the child's image of the store;
      * what comes next belongs to log.<gen>.  No append can come between
      * the fork and this: both run on the loop thread. */
+    fork_ms = (mono_now() - t0) * 1e3;
     pthread_mutex_lock(&st->mu);
+    if (fork_ms > st->stats.fork_ms_max)
+        st->stats.fork_ms_max = fork_ms;
     st->rotate_at = st->pending.len;
     st->rotate_gen = gen;
     st->rotating = 1;

@@ -23,6 +23,10 @@ import urllib.request
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, os.environ.get("STREAMAVG_BIN", "build/streamavg"))
 CONF = os.path.join(ROOT, "conf", "streamavg.conf")
+# `make valgrind` runs the binary under a wrapper; everything is then many
+# times slower, and tests that measure time skip themselves (SLOW).
+WRAP = os.environ.get("STREAMAVG_WRAP", "").split()
+SLOW = bool(os.environ.get("STREAMAVG_SLOW"))
 
 
 def _no_constant(name):
@@ -194,7 +198,7 @@ class Server:
                                       self.port)
         self.log = tempfile.NamedTemporaryFile(
             prefix="streamavg-", suffix=".log", delete=False)
-        args = [BIN] + (["-c", conf] if conf else []) + [
+        args = WRAP + [BIN] + (["-c", conf] if conf else []) + [
                 "-o", "http.port=%d" % self.port,
                 "-o", "graphite.port=%d" % self.graphite_port,
                 "-o", "http.www=%s" % os.path.join(ROOT, "www"),
@@ -214,7 +218,7 @@ class Server:
             self._drop_storage()
             raise
 
-    def _wait_ready(self, timeout=20.0):
+    def _wait_ready(self, timeout=120.0 if SLOW else 20.0):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -347,7 +351,7 @@ class Server:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=120 if SLOW else 30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()

@@ -8,7 +8,7 @@ import threading
 import time
 import unittest
 
-from harness import Server, strict_json
+from harness import SLOW, Server, strict_json
 
 TIMEOUT_MS = 1000
 
@@ -46,6 +46,7 @@ def stand_in(test, name, body):
     return path
 
 
+@unittest.skipIf(SLOW, "measures time")
 class PlotFaults(unittest.TestCase):
     def check_fault(self, name):
         srv = Server("plot.gnuplot=" + stand_in(self, name, FAULTS[name]),

@@ -12,7 +12,7 @@ import threading
 import time
 import unittest
 
-from harness import Server, wait_for
+from harness import SLOW, Server, wait_for
 
 
 def state_dir(test):
@@ -113,6 +113,7 @@ class Restart(unittest.TestCase):
             log = srv.stop()
         self.assertIn("restored", log)
 
+    @unittest.skipIf(SLOW, "measures time")
     def test_kill_9_loses_at_most_fsync_ms(self):
         """Kill the server mid-write four times; each time every point
         acknowledged more than fsync_ms (plus scheduling slack) before the

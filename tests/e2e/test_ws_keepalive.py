@@ -7,7 +7,7 @@ import socket
 import time
 import unittest
 
-from harness import Server, WSReader, wait_for
+from harness import SLOW, Server, WSReader, wait_for
 
 
 def silent_ws(srv):
@@ -27,6 +27,7 @@ def silent_ws(srv):
     return s
 
 
+@unittest.skipIf(SLOW, "measures time")
 class Keepalive(unittest.TestCase):
     def test_live_peer_stays_dead_peer_dropped(self):
         srv = Server("stream.ping_s=1", "stream.timeout_s=1")
