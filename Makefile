@@ -15,7 +15,7 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 PY       := /usr/bin/python3
 
-PKGS     := libwebsockets json-c
+PKGS     := libwebsockets json-c zlib
 BASEFLAGS = -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter \
             -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
             -pthread -D_GNU_SOURCE
@@ -28,15 +28,16 @@ UNIT     := $(wildcard tests/unit/test_*.c)
 
 # Debian packages the build, the server and the tests need.  The deps step
 # asks dpkg first and calls apt-get only for what is missing.
-DEB_BUILD := build-essential pkg-config libwebsockets-dev libjson-c-dev
+DEB_BUILD := build-essential pkg-config libwebsockets-dev libjson-c-dev \
+             zlib1g-dev
 DEB_RUN   := gnuplot-nox libjs-dygraphs
 DEB_TEST  := libcmocka-dev python3 python3-websocket curl python3-numpy \
              python3-pandas collectd-core netdata-core python3-influxdb \
              python3-statsd
 STAMP     := build/.deps
 
-.PHONY: all run test unit e2e browser asan accuracy clean install deps \
-        check-deps fuzz bench-ingest
+.PHONY: all run test unit e2e browser asan accuracy soak valgrind clean \
+        install deps check-deps fuzz bench-ingest
 
 all: build/streamavg
 
@@ -182,6 +183,19 @@ fuzz: $(FUZZ_BIN)
 # One run of the ingest benchmark (bench/README.md has the figures).
 bench-ingest: build/streamavg
 	$(PY) bench/ingest_bench.py
+
+# Outside `make test`: a long run under load (SOAK_SECONDS, default 60),
+# and the end-to-end suite once under valgrind (several minutes).
+soak: build/streamavg
+	SOAK_SECONDS=$${SOAK_SECONDS:-60} $(PY) bench/soak.py
+
+VALGRIND := valgrind --error-exitcode=99 --leak-check=full \
+            --errors-for-leak-kinds=definite --track-fds=no --quiet
+valgrind: build/strict/streamavg
+	@command -v valgrind >/dev/null || { echo "apt-get install valgrind"; \
+	    exit 1; }
+	STREAMAVG_WRAP="$(VALGRIND)" STREAMAVG_SLOW=1 \
+	STREAMAVG_BIN=build/strict/streamavg $(PY) tests/e2e/run.py
 
 install: build/streamavg
 	install -D -m 755 build/streamavg $(DESTDIR)$(PREFIX)/bin/streamavg

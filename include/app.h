@@ -42,6 +42,11 @@ struct metrics {
     uint64_t bytes_in[SRC_COUNT];
     uint64_t http_requests;
     uint64_t http_errors;       /* answers with a 4xx or 5xx status */
+    uint64_t http_in_flight;    /* requests not fully answered yet */
+    int64_t http_connections;   /* HTTP and WebSocket sockets open */
+    uint64_t http_refused;      /* connections over http.max_connections */
+    uint64_t ws_refused_origin; /* handshakes from an origin not allowed */
+    uint64_t ws_refused_token;  /* handshakes without the right token */
     uint64_t ws_connections;    /* open now */
     uint64_t ws_subscriptions;  /* open now */
     uint64_t ws_pushed;         /* messages written */
@@ -67,6 +72,7 @@ struct stream_state;
 struct plot_state;
 struct access_list;
 struct statsd_state;
+struct storage;
 
 struct app {
     struct config cfg;
@@ -75,18 +81,26 @@ struct app {
     struct plot_pool *plots;
     struct stream_state *stream;
     struct plot_state *plot_wait;
+    struct storage *storage;    /* NULL when storage.dir is "" */
     struct metrics m;
     struct access_list *allow_from;     /* ingest.allow_from, parsed */
     struct statsd_state *statsd;
     double started;
+    int stopping;               /* SIGTERM: finish, take nothing new */
 };
 
 /* Seconds since the epoch, with a fraction. */
 double app_now(void);
 
-/* Take one point: find or create its series, append, tell subscribers.
- * name must be valid.  Returns 0, or -1 with a sentence in err (series
- * limit, memory). */
+/* app_accept_point's refusals that are not the point's fault: the HTTP
+ * layer answers them with 507 and 503. */
+#define APP_NO_SPACE (-2)
+#define APP_STORAGE_DOWN (-3)
+
+/* Take one point: find or create its series, log it (storage.h), append,
+ * tell subscribers.  name must be valid.  Returns 0, or -1 with a sentence
+ * in err (series limit, memory), or APP_NO_SPACE / APP_STORAGE_DOWN when
+ * the log cannot take it. */
 int app_accept_point(struct app *app, enum source src, const char *name,
                      size_t len, double ts, double value, char *err,
                      size_t errlen);

@@ -18,6 +18,9 @@ struct config {
         int port;
         char bind[CONFIG_STR_MAX];
         int max_body;
+        int max_connections;
+        char tls_cert[CONFIG_STR_MAX];  /* both set: HTTPS and WSS */
+        char tls_key[CONFIG_STR_MAX];
         char www[CONFIG_STR_MAX];
         char dygraphs[CONFIG_STR_MAX];
     } http;
@@ -41,7 +44,7 @@ struct config {
         int max_future;     /* seconds a timestamp may lead the clock */
     } series;
     struct {
-        int exact_max;      /* largest window with percentiles and ewma */
+        int exact_max;      /* largest window with exact percentiles */
     } stats;
     struct {
         int queue_max;
@@ -49,6 +52,10 @@ struct config {
         int max_message;
         int max_subscriptions;
         int publish;
+        char allowed_origins[CONFIG_STR_MAX];   /* comma-separated */
+        char subscribe_token[CONFIG_STR_MAX];   /* "" = none needed */
+        int ping_s;             /* idle this long: ping; 0 = never */
+        int timeout_s;          /* no pong this long after: drop */
     } stream;
     struct {
         char gnuplot[CONFIG_STR_MAX];
@@ -69,6 +76,13 @@ struct config {
         char token[CONFIG_STR_MAX];
         char allow_from[CONFIG_STR_MAX];
     } ingest;
+    struct {
+        char dir[CONFIG_STR_MAX];   /* "" turns durability off */
+        int fsync_ms;
+        int snapshot_s;
+        int log_max_mb;
+        int queue_max_mb;
+    } storage;
 };
 
 /* Fill every key with its built-in default. */

@@ -24,6 +24,7 @@ struct http_pss {
     int answering;          /* an answer is queued or being written */
     int headers_sent;
     int close_after;        /* the request's body was not read: close */
+    int in_flight;          /* counted in app->m.http_in_flight */
 
     /* POST /ingest: the body collected so far. */
     int is_ingest;
@@ -39,6 +40,10 @@ struct http_pss {
     struct plot_flight *flight;
     struct http_pss *flight_next;
 };
+
+/* Start the plot workers if they are not running (gnuplot was missing),
+ * at most one try a second.  Returns 0, or -1 with a sentence in err. */
+int server_start_plots(struct app *app, char *err, size_t errlen);
 
 /* The app of the context a wsi belongs to. */
 struct app *server_app(struct lws *wsi);
@@ -115,6 +120,11 @@ struct json_object;
 int ws_may_publish(struct lws *wsi, struct app *app);
 size_t ws_ingest(struct app *app, struct json_object *msg, size_t bytes,
                  char *err, size_t errlen);
+
+/* ws_guard.c: at the WebSocket handshake, 1 (after counting and logging
+ * why) when the Origin is not in stream.allowed_origins or the subscribe
+ * token is missing or wrong; 0 to let it through. */
+int ws_guard_refuse(struct lws *wsi, struct app *app);
 
 /* Rate-limited warning for things a peer can trigger at will: at most one
  * line per key every 10 seconds, saying how many were suppressed. */

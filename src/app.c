@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "storage.h"
 #include "stream.h"
 
 double app_now(void)
@@ -20,6 +21,7 @@ int app_accept_point(struct app *app, enum source src, const char *name,
                      size_t errlen)
 {
     int future = app->cfg.series.max_future;
+    enum storage_refusal why;
     struct series *s;
 
     /* See README, "Timestamps": one point from the far future would raise
@@ -31,7 +33,21 @@ int app_accept_point(struct app *app, enum source src, const char *name,
         return -1;
     }
     s = store_intern(app->store, name, len, err, errlen);
-    if (!s || store_append(app->store, s, ts, value, err, errlen) < 0) {
+    if (!s) {
+        app->m.points_rejected[src]++;
+        app->m.rejected_by[src][REJ_LIMIT]++;
+        return -1;
+    }
+
+    /* The log first, as a write-ahead log: a point kept in memory but
+     * missing from the log would vanish at the next restart. */
+    if (app->storage &&
+        (why = storage_append(app->storage, name, len, ts, value, err,
+                              errlen)) != STORAGE_OK) {
+        app->m.points_rejected[src]++;
+        return why == STORAGE_NO_SPACE ? APP_NO_SPACE : APP_STORAGE_DOWN;
+    }
+    if (store_append(app->store, s, ts, value, err, errlen) < 0) {
         app->m.points_rejected[src]++;
         app->m.rejected_by[src][REJ_LIMIT]++;
         return -1;

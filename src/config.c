@@ -32,6 +32,10 @@ static const struct key keys[] = {
     K("http.port", KEY_INT, http.port, 1, 65535, "8080"),
     K("http.bind", KEY_STR, http.bind, 0, 255, "127.0.0.1"),
     K("http.max_body", KEY_INT, http.max_body, 1024, 1 << 30, "4194304"),
+    K("http.max_connections", KEY_INT, http.max_connections, 1, 1000000,
+      "10000"),
+    K("http.tls_cert", KEY_STR, http.tls_cert, 0, 255, ""),
+    K("http.tls_key", KEY_STR, http.tls_key, 0, 255, ""),
     K("http.www", KEY_STR, http.www, 1, 255, "www"),
     K("http.dygraphs", KEY_STR, http.dygraphs, 1, 255,
       "/usr/share/javascript/dygraphs"),
@@ -60,6 +64,10 @@ static const struct key keys[] = {
       "65536"),
     K("stream.max_subscriptions", KEY_INT, stream.max_subscriptions, 1,
       10000, "64"),
+    K("stream.allowed_origins", KEY_STR, stream.allowed_origins, 0, 255, ""),
+    K("stream.subscribe_token", KEY_STR, stream.subscribe_token, 0, 255, ""),
+    K("stream.ping_s", KEY_INT, stream.ping_s, 0, 3600, "30"),
+    K("stream.timeout_s", KEY_INT, stream.timeout_s, 1, 3600, "10"),
     K("plot.gnuplot", KEY_STR, plot.gnuplot, 1, 255, "/usr/bin/gnuplot"),
     K("plot.max_procs", KEY_INT, plot.max_procs, 1, 64, "2"),
     K("plot.timeout_ms", KEY_INT, plot.timeout_ms, 100, 600000, "5000"),
@@ -72,6 +80,11 @@ static const struct key keys[] = {
     K("statsd.flush_ms", KEY_INT, statsd.flush_ms, 100, 3600000, "1000"),
     K("ingest.token", KEY_STR, ingest.token, 0, 255, ""),
     K("ingest.allow_from", KEY_STR, ingest.allow_from, 0, 255, ""),
+    K("storage.dir", KEY_STR, storage.dir, 0, 255, "data/state"),
+    K("storage.fsync_ms", KEY_INT, storage.fsync_ms, 10, 60000, "1000"),
+    K("storage.snapshot_s", KEY_INT, storage.snapshot_s, 1, 86400, "300"),
+    K("storage.log_max_mb", KEY_INT, storage.log_max_mb, 1, 65536, "64"),
+    K("storage.queue_max_mb", KEY_INT, storage.queue_max_mb, 1, 4096, "64"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -417,6 +430,11 @@ int config_check(const struct config *cfg, char *err, size_t errlen)
                                strlen(cfg->generator.series))) {
         snprintf(err, errlen, "generator.series '%s' is not a series name: "
                  "1 to 255 bytes of [A-Za-z0-9._:-]", cfg->generator.series);
+        return -1;
+    }
+    if (!cfg->http.tls_cert[0] != !cfg->http.tls_key[0]) {
+        snprintf(err, errlen, "http.tls_cert and http.tls_key go together: "
+                 "set both (PEM files) for TLS, or neither");
         return -1;
     }
     for (i = 0; levels[i]; i++)

@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <json.h>
 
 #include "ingest.h"
 #include "ingest_stats.h"
+#include "storage.h"
 #include "jsonfmt.h"
 #include "params.h"
 #include "server.h"
@@ -37,6 +39,8 @@ static void http_pss_reset(struct http_pss *pss)
     free(pss->body);
     if (pss->flight)
         http_plot_detach(pss);
+    if (pss->in_flight)
+        pss->app->m.http_in_flight--;
     memset(pss, 0, sizeof(*pss));
 }
 
@@ -382,6 +386,43 @@ static void counter(struct textbuf *tb, const char *name, const char *help,
               type, name, (unsigned long long)v);
 }
 
+static void storage_metrics(struct textbuf *tb, struct storage *st)
+{
+    struct storage_stats s;
+
+    if (!st)
+        return;
+    storage_get_stats(st, &s);
+    counter(tb, "streamavg_storage_records_total", "Points appended to the "
+            "log.", "counter", s.records);
+    counter(tb, "streamavg_storage_refused_total", "Points refused because "
+            "the log could not take them.", "counter", s.refused);
+    counter(tb, "streamavg_storage_bytes_written_total", "Bytes written to "
+            "the log.", "counter", s.bytes_written);
+    counter(tb, "streamavg_storage_fsyncs_total", "fsync calls on the "
+            "log.", "counter", s.fsyncs);
+    counter(tb, "streamavg_storage_write_errors_total", "Failed writes or "
+            "fsyncs of the log.", "counter", s.write_errors);
+    counter(tb, "streamavg_storage_pending_bytes", "Log bytes waiting for "
+            "the disk.", "gauge", s.pending_bytes);
+    counter(tb, "streamavg_storage_failing", "1 while the log cannot be "
+            "written.", "gauge", s.failing != 0);
+    counter(tb, "streamavg_storage_snapshots_total", "Snapshots written.",
+            "counter", s.snapshots);
+    counter(tb, "streamavg_storage_snapshots_failed_total", "Snapshots "
+            "that failed.", "counter", s.snapshots_failed);
+    tb_printf(tb, "# HELP streamavg_storage_fsync_max_milliseconds The "
+              "slowest fsync of the log.\n# TYPE "
+              "streamavg_storage_fsync_max_milliseconds gauge\n"
+              "streamavg_storage_fsync_max_milliseconds %.3f\n",
+              s.fsync_ms_max);
+    tb_printf(tb, "# HELP streamavg_storage_fork_max_milliseconds The "
+              "longest fork() for a snapshot (the loop waits for it).\n"
+              "# TYPE streamavg_storage_fork_max_milliseconds gauge\n"
+              "streamavg_storage_fork_max_milliseconds %.3f\n",
+              s.fork_ms_max);
+}
+
 static void get_metrics(struct http_pss *pss)
 {
     static const double bounds[] = {1, 5, 10, 50, 100, 500, 1000};
@@ -419,6 +460,18 @@ static void get_metrics(struct http_pss *pss)
             "by the API.", "counter", m->http_requests);
     counter(&tb, "streamavg_http_errors_total", "HTTP answers with a 4xx "
             "or 5xx status.", "counter", m->http_errors);
+    counter(&tb, "streamavg_http_connections", "HTTP and WebSocket "
+            "connections open.", "gauge",
+            (uint64_t)pss->app->m.http_connections);
+    counter(&tb, "streamavg_http_connections_refused_total", "Connections "
+            "refused over http.max_connections.", "counter",
+            m->http_refused);
+    counter(&tb, "streamavg_ws_refused_origin_total", "WebSocket "
+            "handshakes refused: Origin not in stream.allowed_origins.",
+            "counter", m->ws_refused_origin);
+    counter(&tb, "streamavg_ws_refused_token_total", "WebSocket handshakes "
+            "refused: no or wrong stream.subscribe_token.", "counter",
+            m->ws_refused_token);
     counter(&tb, "streamavg_ws_connections", "WebSocket connections open.",
             "gauge", m->ws_connections);
     counter(&tb, "streamavg_ws_subscriptions", "WebSocket subscriptions "
@@ -444,6 +497,8 @@ static void get_metrics(struct http_pss *pss)
     counter(&tb, "streamavg_plots_cached_total", "Plot requests served "
             "from the cache of finished plots.", "counter",
             m->plots_cached);
+
+    storage_metrics(&tb, pss->app->storage);
 
     tb_printf(&tb, "# HELP streamavg_plot_milliseconds Time a plot worker "
               "spent on a plot.\n# TYPE streamavg_plot_milliseconds "
@@ -482,6 +537,8 @@ struct ingest_report {
     struct json_object *errors;
     long accepted, rejected;
     double now;
+    int storage_status;     /* 507 or 503 once the log refused a point */
+    char storage_error[INGEST_ERR_MAX];
 };
 
 /* List a rejected line or item in the answer (counted by the caller). */
@@ -509,9 +566,23 @@ static void take_point(struct ingest_report *r, const char *what, size_t no,
                        const struct ingest_point *p)
 {
     char err[INGEST_ERR_MAX];
+    int rc;
 
-    if (app_accept_point(r->app, SRC_HTTP, p->name, p->name_len, p->ts,
-                         p->value, err, sizeof(err)) < 0) {
+    /* Once the log refused, the rest of the body would be refused too. */
+    if (r->storage_status) {
+        r->rejected++;
+        r->app->m.points_rejected[SRC_HTTP]++;
+        return;
+    }
+    rc = app_accept_point(r->app, SRC_HTTP, p->name, p->name_len, p->ts,
+                          p->value, err, sizeof(err));
+    if (rc == APP_NO_SPACE || rc == APP_STORAGE_DOWN) {
+        r->storage_status = rc == APP_NO_SPACE ? 507 : 503;
+        snprintf(r->storage_error, sizeof(r->storage_error), "%s", err);
+        r->rejected++;
+        return;
+    }
+    if (rc < 0) {
         /* app_accept_point counted it already. */
         note_reject(r, what, no, err);
         return;
@@ -582,8 +653,9 @@ static enum body_format body_format(const char *ctype)
 
 static void finish_ingest(struct http_pss *pss)
 {
-    struct ingest_report r = {pss->app, json_object_new_array(), 0, 0,
-                              app_now()};
+    struct ingest_report r = {.app = pss->app,
+                              .errors = json_object_new_array(),
+                              .now = app_now()};
     enum body_format fmt = body_format(pss->content_type_in);
     struct json_object *o;
     char err[INGEST_ERR_MAX];
@@ -614,6 +686,12 @@ static void finish_ingest(struct http_pss *pss)
         status = 400;
 
     o = json_object_new_object();
+    if (r.storage_status) {
+        /* The points before the refusal were taken; say how many. */
+        status = r.storage_status;
+        json_object_object_add(o, "error",
+                               json_object_new_string(r.storage_error));
+    }
     json_object_object_add(o, "accepted", json_object_new_int64(r.accepted));
     json_object_object_add(o, "rejected", json_object_new_int64(r.rejected));
     json_object_object_add(o, "errors", r.errors);
@@ -777,6 +855,36 @@ static void route(struct http_pss *pss, const char *path)
                       "/metrics, /ingest, /write and /stream");
 }
 
+/* Called for each accepted socket before lws reads from it.  Over
+ * http.max_connections, send a short 503 (plain HTTP only: on a TLS port
+ * it would be noise) and have lws close the socket.  The fd is new and
+ * its send buffer empty, so the small send() cannot block. */
+static int connection_over_limit(struct app *app, int fd)
+{
+    char body[160], out[400];
+    int blen, len;
+
+    /* This connection has no wsi yet, so is not counted. */
+    if (app->m.http_connections < app->cfg.http.max_connections)
+        return 0;
+    app->m.http_refused++;
+    warn_ratelimited(RL_LIMIT, "refusing a connection: %lld open, the "
+                     "limit is %d (http.max_connections)\n",
+                     (long long)app->m.http_connections,
+                     app->cfg.http.max_connections);
+    if (app->cfg.http.tls_cert[0])
+        return 1;
+    blen = snprintf(body, sizeof(body), "{\"error\":\"too many connections: "
+                    "the limit is %d (http.max_connections)\"}",
+                    app->cfg.http.max_connections);
+    len = snprintf(out, sizeof(out), "HTTP/1.1 503 Service Unavailable\r\n"
+                   "Content-Type: application/json\r\nContent-Length: %d"
+                   "\r\nConnection: close\r\n\r\n%s", blen, body);
+    if (send(fd, out, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        lwsl_debug("could not tell a refused peer why\n");
+    return 1;
+}
+
 int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
                       void *user, void *in, size_t len)
 {
@@ -784,10 +892,28 @@ int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
     char path[128];
 
     switch (reason) {
+    case LWS_CALLBACK_WSI_CREATE:
+        server_app(wsi)->m.http_connections++;
+        return 0;
+
+    case LWS_CALLBACK_WSI_DESTROY:
+        server_app(wsi)->m.http_connections--;
+        return 0;
+
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return connection_over_limit(server_app(wsi), (int)(intptr_t)in);
+
     case LWS_CALLBACK_HTTP:
         http_pss_reset(pss);
         pss->wsi = wsi;
         pss->app = server_app(wsi);
+        pss->in_flight = 1;
+        pss->app->m.http_in_flight++;
+        if (pss->app->stopping) {
+            pss->close_after = 1;
+            http_answer_error(pss, 503, "the server is shutting down");
+            return 0;
+        }
 
         request_path(wsi, path, sizeof(path));
         route(pss, path);

@@ -360,6 +360,17 @@ void http_plot_request(struct http_pss *pss)
         return;
     }
 
+    if (server_start_plots(app, err, sizeof(err)) < 0) {
+        char msg[300];
+
+        snprintf(msg, sizeof(msg), "plots are unavailable: %s "
+                 "(plot.gnuplot)", err);
+        app->m.plots_failed++;
+        free(f);
+        http_answer_error(pss, 503, msg);
+        return;
+    }
+
     /* The same picture of the same data: join the flight in progress. */
     for (struct plot_flight *g = ps->flights; g; g = g->next) {
         if (!strcmp(g->key, f->key)) {

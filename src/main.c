@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "ingest.h"
+#include "storage.h"
 #include "store.h"
 #include "stream.h"
 #include "server.h"
@@ -55,12 +56,55 @@ static void raise_fd_limit(void)
 {
     struct rlimit rl;
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+    if (getrlimit(RLIMIT_NOFILE, &rl))
         return;
-    rl.rlim_cur = rl.rlim_max;
-    if (!setrlimit(RLIMIT_NOFILE, &rl))
-        lwsl_notice("open files limit raised to %llu\n",
-                    (unsigned long long)rl.rlim_cur);
+    if (rl.rlim_cur < rl.rlim_max) {
+        unsigned long long was = (unsigned long long)rl.rlim_cur;
+
+        rl.rlim_cur = rl.rlim_max;
+        if (!setrlimit(RLIMIT_NOFILE, &rl)) {
+            lwsl_notice("open files limit raised from %llu to %llu\n", was,
+                        (unsigned long long)rl.rlim_cur);
+            return;
+        }
+        rl.rlim_cur = was;
+    }
+    lwsl_notice("open files limit: %llu\n", (unsigned long long)rl.rlim_cur);
+}
+
+static void storage_log(int level, const char *msg)
+{
+    if (level == 0)
+        lwsl_err("%s\n", msg);
+    else if (level == 1)
+        lwsl_warn("%s\n", msg);
+    else
+        lwsl_notice("%s\n", msg);
+}
+
+/* With storage.dir set, the store is rebuilt from the folder; without, it
+ * starts empty. */
+static struct store *open_store(struct app *app)
+{
+    const struct config *cfg = &app->cfg;
+    struct storage_opts opts = {
+        cfg->storage.dir, cfg->storage.fsync_ms, cfg->storage.snapshot_s,
+        (size_t)cfg->storage.log_max_mb << 20,
+        (size_t)cfg->storage.queue_max_mb << 20};
+
+    if (!cfg->storage.dir[0]) {
+        lwsl_notice("storage: off (storage.dir is empty); history is lost "
+                    "at exit\n");
+        return store_new((size_t)cfg->series.history,
+                         (size_t)cfg->series.max_series,
+                         (size_t)cfg->series.max_memory_mb << 20);
+    }
+    app->storage = storage_open(&opts, storage_log);
+    if (!app->storage)
+        return NULL;
+    return storage_load(app->storage, (size_t)cfg->series.history,
+                        (size_t)cfg->series.max_series,
+                        (size_t)cfg->series.max_memory_mb << 20);
 }
 
 int main(int argc, char **argv)
@@ -119,9 +163,7 @@ int main(int argc, char **argv)
     raise_fd_limit();
 
     app.started = app_now();
-    app.store = store_new((size_t)app.cfg.series.history,
-                          (size_t)app.cfg.series.max_series,
-                          (size_t)app.cfg.series.max_memory_mb << 20);
+    app.store = open_store(&app);
     if (!app.store || stream_init(&app) < 0) {
         fprintf(stderr, "streamavg: out of memory\n");
         return 1;
@@ -135,6 +177,8 @@ int main(int argc, char **argv)
 
     rc = server_run(&app);
 
+    /* The loop has stopped: every accepted point is queued; write it. */
+    storage_close(app.storage);
     stream_free(&app);
     store_free(app.store);
     lwsl_notice("stopped\n");

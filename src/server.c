@@ -3,6 +3,7 @@
  * mounts, the Graphite vhost, the seed's generator timer, the signals that
  * stop the loop, and an orderly shutdown.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "listeners.h"
 #include "plot.h"
 #include "server.h"
+#include "storage.h"
 #include "stream.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -85,6 +87,24 @@ static void on_generator_tick(lws_sorted_usec_list_t *sul)
                      (lws_usec_t)cfg->generator.interval_ms * LWS_US_PER_MS);
 }
 
+/* ---- storage: snapshots are started and collected from the loop ------ */
+
+struct storage_timer {
+    lws_sorted_usec_list_t sul;     /* first: the callback casts back */
+    struct app *app;
+};
+
+static struct storage_timer storage_timer;
+
+static void on_storage_tick(lws_sorted_usec_list_t *sul)
+{
+    struct storage_timer *t = (struct storage_timer *)sul;
+
+    storage_tick(t->app->storage, t->app->store);
+    lws_sul_schedule(t->app->ctx, 0, &t->sul, on_storage_tick,
+                     LWS_US_PER_SEC);
+}
+
 /* ---- vhosts ----------------------------------------------------------- */
 
 static struct lws_protocols http_protocols[3];
@@ -109,6 +129,22 @@ static void add_mount(int i, const char *point, const char *origin,
 static uint64_t bind_options(const char *bind)
 {
     return strchr(bind, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6;
+}
+
+/* lws 4.1's validity policy: a WebSocket with nothing valid from its
+ * peer (a pong, or the handshake) for ping_s is pinged; without a pong
+ * within timeout_s more it is closed.  HTTP/1 connections have no such
+ * hook and keep their own keep-alive timeout. */
+static lws_retry_bo_t ws_keepalive;
+
+static const lws_retry_bo_t *keepalive_policy(const struct config *cfg)
+{
+    if (!cfg->stream.ping_s)
+        return NULL;
+    ws_keepalive.secs_since_valid_ping = (uint16_t)cfg->stream.ping_s;
+    ws_keepalive.secs_since_valid_hangup =
+        (uint16_t)(cfg->stream.ping_s + cfg->stream.timeout_s);
+    return &ws_keepalive;
 }
 
 static struct lws_vhost *make_http_vhost(struct app *app)
@@ -138,6 +174,14 @@ static struct lws_vhost *make_http_vhost(struct app *app)
     info.mounts = mounts;
     info.options = bind_options(app->cfg.http.bind);
     info.keepalive_timeout = 30;
+    info.retry_and_idle_policy = keepalive_policy(&app->cfg);
+    if (app->cfg.http.tls_cert[0]) {
+        /* HTTPS and WSS on the one port; plain HTTP is not answered. */
+        info.ssl_cert_filepath = app->cfg.http.tls_cert;
+        info.ssl_private_key_filepath = app->cfg.http.tls_key;
+        /* lws 4.1 reads this from the vhost's options too. */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    }
     return lws_create_vhost(app->ctx, &info);
 }
 
@@ -170,10 +214,69 @@ static void on_signal(int sig)
         lws_cancel_service(signal_ctx);
 }
 
+/* The context plot workers may wake, NULL once it is being destroyed: a
+ * worker ending a job at shutdown (its gnuplot killed) must not touch a
+ * freed context.  The lock makes "check, then call" one step. */
+static pthread_mutex_t plot_wake_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lws_context *plot_wake_ctx;
+
 static void on_plot_done(void *arg)
 {
+    (void)arg;
     /* From a plot worker thread: the one lws call that is safe there. */
-    lws_cancel_service(arg);
+    pthread_mutex_lock(&plot_wake_lock);
+    if (plot_wake_ctx)
+        lws_cancel_service(plot_wake_ctx);
+    pthread_mutex_unlock(&plot_wake_lock);
+}
+
+/* Refuse new requests (503), then let the requests already in flight be
+ * answered (an /ingest whose points were taken gets its 200), for at most
+ * DRAIN_MS.  lws_context_deprecate() would close the listening sockets,
+ * but in lws 4.1.6 it touches the listener after freeing it (a crash
+ * under ASan), so new connections are refused per request instead. */
+#define DRAIN_MS 2000
+
+static void drain(struct app *app)
+{
+    double deadline = app_now() + DRAIN_MS / 1000.0;
+
+    app->stopping = 1;
+    lwsl_notice("stopping: new requests are refused; answering %llu "
+                "in flight\n", (unsigned long long)app->m.http_in_flight);
+    while (app->m.http_in_flight && app_now() < deadline)
+        if (lws_service(app->ctx, 0) < 0)
+            break;
+    if (app->m.http_in_flight)
+        lwsl_warn("stopping with %llu requests unanswered after %d ms\n",
+                  (unsigned long long)app->m.http_in_flight, DRAIN_MS);
+}
+
+int server_start_plots(struct app *app, char *err, size_t errlen)
+{
+    static double last_try;
+    static char last_err[200];
+    double now = app_now();
+
+    if (app->plots)
+        return 0;
+    /* A missing gnuplot fails fast, but not every request should spawn. */
+    if (now - last_try < 1.0) {
+        snprintf(err, errlen, "%s", last_err);
+        return -1;
+    }
+    last_try = now;
+    app->plots = plot_pool_new(app->cfg.plot.gnuplot, app->cfg.plot.max_procs,
+                               app->cfg.plot.timeout_ms,
+                               (size_t)app->cfg.plot.queue_max, on_plot_done,
+                               app->ctx, last_err, sizeof(last_err));
+    if (!app->plots) {
+        snprintf(err, errlen, "%s", last_err);
+        return -1;
+    }
+    lwsl_notice("plot workers started (%d gnuplot processes)\n",
+                app->cfg.plot.max_procs);
+    return 0;
 }
 
 int server_run(struct app *app)
@@ -185,6 +288,7 @@ int server_run(struct app *app)
 
     memset(&info, 0, sizeof(info));
     info.options =
+        LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
         LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
         LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
     info.user = app;
@@ -194,11 +298,14 @@ int server_run(struct app *app)
         lwsl_err("cannot create the lws context\n");
         return 1;
     }
+    plot_wake_ctx = app->ctx;
 
     if (!make_http_vhost(app)) {
         lwsl_err("cannot listen for HTTP on %s port %d (http.bind, "
-                 "http.port): is it in use?\n", app->cfg.http.bind,
-                 app->cfg.http.port);
+                 "http.port): is it in use?%s\n", app->cfg.http.bind,
+                 app->cfg.http.port, app->cfg.http.tls_cert[0]
+                     ? " Or are http.tls_cert and http.tls_key not a "
+                       "readable PEM certificate and its key?" : "");
         goto out;
     }
     if (app->cfg.graphite.port && !make_graphite_vhost(app)) {
@@ -212,26 +319,22 @@ int server_run(struct app *app)
     if (no_memory || udp_listeners_start(app) < 0)
         goto out;
 
-    app->plots = plot_pool_new(app->cfg.plot.gnuplot, app->cfg.plot.max_procs,
-                               app->cfg.plot.timeout_ms,
-                               (size_t)app->cfg.plot.queue_max, on_plot_done,
-                               app->ctx, err, sizeof(err));
-    if (!app->plots) {
-        lwsl_err("cannot start the plot workers: %s\n", err);
-        goto out;
-    }
+    /* Without gnuplot the rest still works: /plot answers 503 and tries
+     * again (server_start_plots). */
+    if (server_start_plots(app, err, sizeof(err)) < 0)
+        lwsl_err("cannot start the plot workers: %s; /plot answers 503 "
+                 "until gnuplot can be started\n", err);
 
+    lwsl_notice("listening: HTTP and WebSocket%s on %s:%d\n",
+                app->cfg.http.tls_cert[0] ? " (TLS)" : "",
+                app->cfg.http.bind[0] ? app->cfg.http.bind : "*",
+                app->cfg.http.port);
     if (app->cfg.graphite.port)
-        lwsl_notice("listening: HTTP and WebSocket on %s:%d, Graphite on "
-                    "%s:%d\n",
-                    app->cfg.http.bind[0] ? app->cfg.http.bind : "*",
-                    app->cfg.http.port,
+        lwsl_notice("listening: Graphite (TCP and UDP) on %s:%d\n",
                     app->cfg.graphite.bind[0] ? app->cfg.graphite.bind : "*",
                     app->cfg.graphite.port);
     else
-        lwsl_notice("listening: HTTP and WebSocket on %s:%d, Graphite off\n",
-                    app->cfg.http.bind[0] ? app->cfg.http.bind : "*",
-                    app->cfg.http.port);
+        lwsl_notice("Graphite listener off (graphite.port 0)\n");
 
     if (app->cfg.generator.enabled) {
         gen.app = app;
@@ -246,6 +349,12 @@ int server_run(struct app *app)
                     app->cfg.generator.interval_ms);
     }
 
+    if (app->storage) {
+        storage_timer.app = app;
+        lws_sul_schedule(app->ctx, 0, &storage_timer.sul, on_storage_tick,
+                         LWS_US_PER_SEC);
+    }
+
     signal_ctx = app->ctx;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -255,17 +364,22 @@ int server_run(struct app *app)
     while (!stop_requested)
         if (lws_service(app->ctx, 0) < 0)
             break;
-    lwsl_notice("stopping\n");
+    drain(app);
     rc = 0;
 
 out:
     signal_ctx = NULL;
     if (app->cfg.generator.enabled)
         lws_sul_cancel(&gen.sul);
+    if (app->storage)
+        lws_sul_cancel(&storage_timer.sul);
     /* Connections close first (their callbacks still see the app), then
      * the plot workers stop and their jobs are freed, then the flights
      * that waited on them. */
     statsd_stop(app);
+    pthread_mutex_lock(&plot_wake_lock);
+    plot_wake_ctx = NULL;
+    pthread_mutex_unlock(&plot_wake_lock);
     lws_context_destroy(app->ctx);
     app->ctx = NULL;
     free(app->allow_from);

@@ -1091,9 +1091,9 @@ int callback_stream(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         /* Only /stream speaks WebSocket. */
         if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 ||
-            strcmp(path, "/stream"))
+            strcmp(path, "/stream") || server_app(wsi)->stopping)
             return 1;
-        return 0;
+        return ws_guard_refuse(wsi, server_app(wsi));
 
     case LWS_CALLBACK_ESTABLISHED:
         memset(c, 0, sizeof(*c));

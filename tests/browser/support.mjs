@@ -57,7 +57,11 @@ export class Server {
     s.proc = spawn(BIN, ["-c", path.join(ROOT, "conf", "streamavg.conf"),
       "-o", "http.port=" + s.port, "-o", "graphite.port=0",
       "-o", "http.www=" + path.join(ROOT, "www"),
-      "-o", "generator.enabled=false"], { cwd: ROOT });
+      "-o", "generator.enabled=false",
+      // A restart must lose the history here (the page's handling of a
+      // server that lost points is under test), and the tests must not
+      // write into the project's own data folder.
+      "-o", "storage.dir="], { cwd: ROOT });
     s.proc.stdout.on("data", (d) => { s.log += d; });
     s.proc.stderr.on("data", (d) => { s.log += d; });
     s.exited = new Promise((r) => s.proc.once("exit", (code) => r(code)));

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +23,10 @@ import urllib.request
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, os.environ.get("STREAMAVG_BIN", "build/streamavg"))
 CONF = os.path.join(ROOT, "conf", "streamavg.conf")
+# `make valgrind` runs the binary under a wrapper; everything is then many
+# times slower, and tests that measure time skip themselves (SLOW).
+WRAP = os.environ.get("STREAMAVG_WRAP", "").split()
+SLOW = bool(os.environ.get("STREAMAVG_SLOW"))
 
 
 def _no_constant(name):
@@ -115,7 +120,8 @@ def _message_socket():
                 return pending.pop(0)
             text = super().recv()
             if isinstance(text, str) and text.startswith("["):
-                pending.extend(json.dumps(m) for m in strict_json(text))
+                pending.extend(json.dumps(m, separators=(",", ":"))
+                               for m in strict_json(text))
                 return pending.pop(0) if pending else text
             return text
 
@@ -215,19 +221,35 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 class Server:
     def __init__(self, *overrides, generator=False, conf=CONF,
-                 host="127.0.0.1"):
-        self.port = free_port()
+                 host="127.0.0.1", storage=None, port=None, tls_ca=None):
+        """storage: the storage.dir to use (kept); by default a fresh
+        temporary folder, removed at stop, so tests never share state.
+        tls_ca: the server speaks TLS (set http.tls_cert and http.tls_key
+        in overrides); trust this certificate file."""
+        self.port = port or free_port()
         self.graphite_port = free_port()
+        self.own_storage = storage is None
+        self.storage = storage or tempfile.mkdtemp(prefix="streamavg-state-")
         self.host = host
-        self.base = "http://%s:%d" % ("[%s]" % host if ":" in host else host,
+        self.tls_ca = tls_ca
+        self.opener = _OPENER
+        if tls_ca:
+            import ssl
+            self.opener = urllib.request.build_opener(
+                urllib.request.ProxyHandler({}),
+                urllib.request.HTTPSHandler(
+                    context=ssl.create_default_context(cafile=tls_ca)))
+        self.base = "%s://%s:%d" % ("https" if tls_ca else "http",
+                                    "[%s]" % host if ":" in host else host,
                                       self.port)
         self.log = tempfile.NamedTemporaryFile(
             prefix="streamavg-", suffix=".log", delete=False)
-        args = [BIN] + (["-c", conf] if conf else []) + [
+        args = WRAP + [BIN] + (["-c", conf] if conf else []) + [
                 "-o", "http.port=%d" % self.port,
                 "-o", "graphite.port=%d" % self.graphite_port,
                 "-o", "http.www=%s" % os.path.join(ROOT, "www"),
-                "-o", "generator.enabled=%s" % str(generator).lower()]
+                "-o", "generator.enabled=%s" % str(generator).lower(),
+                "-o", "storage.dir=%s" % self.storage]
         for o in overrides:
             args += ["-o", o]
         self.proc = subprocess.Popen(args, stdout=self.log,
@@ -239,9 +261,10 @@ class Server:
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait()
+            self._drop_storage()
             raise
 
-    def _wait_ready(self, timeout=20.0):
+    def _wait_ready(self, timeout=120.0 if SLOW else 20.0):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -266,7 +289,7 @@ class Server:
         if ctype:
             req.add_header("Content-Type", ctype)
         try:
-            with _OPENER.open(req, timeout=timeout) as r:
+            with self.opener.open(req, timeout=timeout) as r:
                 return r.status, r.headers, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read()
@@ -345,7 +368,10 @@ class Server:
         in which the server sends averages to a reader that lags; raw=True
         gives the frames as they came."""
         import websocket
-        url = "ws://127.0.0.1:%d%s%s" % (self.port, path,
+        if self.tls_ca:
+            kw.setdefault("sslopt", {"ca_certs": self.tls_ca})
+        url = "%s://127.0.0.1:%d%s%s" % ("wss" if self.tls_ca else "ws",
+                                          self.port, path,
                                           "?" + query if query else "")
         kw.setdefault("subprotocols", ["streamavg"])
         kw.setdefault("http_no_proxy", ["127.0.0.1", "localhost"])
@@ -358,12 +384,25 @@ class Server:
         return socket.create_connection(("127.0.0.1", self.graphite_port),
                                         timeout=30)
 
+    def _drop_storage(self):
+        if self.own_storage:
+            shutil.rmtree(self.storage, ignore_errors=True)
+
+    def kill(self):
+        """kill -9, as a crash would; returns the log so far."""
+        self.proc.kill()
+        self.proc.wait()
+        text = self.logtext()
+        os.unlink(self.log.name)
+        self._drop_storage()
+        return text
+
     def stop(self):
         """SIGTERM; the server must exit 0, and the log must be clean."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=120 if SLOW else 30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -371,6 +410,7 @@ class Server:
                                      self.logtext())
         text = self.logtext()
         os.unlink(self.log.name)
+        self._drop_storage()
         if self.proc.returncode != 0:
             raise AssertionError("streamavg exited %d:\n%s" %
                                  (self.proc.returncode, text))
