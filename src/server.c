@@ -287,9 +287,12 @@ int server_run(struct app *app)
     int rc = 1, no_memory;
 
     memset(&info, 0, sizeof(info));
+    /* VALIDATE_UTF8 (a context option in 4.1): lws checks that text
+     * frames are UTF-8 and closes with 1007 when they are not. */
     info.options =
         LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
         LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+        LWS_SERVER_OPTION_VALIDATE_UTF8 |
         LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
     info.user = app;
     info.port = CONTEXT_PORT_NO_LISTEN;
