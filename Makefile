@@ -5,6 +5,8 @@
 #   make test     warnings as errors, unit and end-to-end tests, then the
 #                 same again under AddressSanitizer and UBSan
 #   make install  copy the binary, dashboard and config under $(PREFIX)
+#   make bench    streamavg against its peers (bench/README.md); installs
+#                 the peers and tools it needs; BENCH_QUICK=1 for ~2 min
 
 PREFIX   ?= /usr/local
 CC       ?= cc
@@ -29,7 +31,8 @@ DEB_RUN   := gnuplot-nox libjs-dygraphs
 DEB_TEST  := libcmocka-dev python3 python3-websocket curl
 STAMP     := build/.deps
 
-.PHONY: all run test unit e2e asan clean install deps check-deps
+.PHONY: all run test unit e2e asan clean install deps check-deps \
+        bench bench-deps bench-tools bench-profile
 
 all: build/streamavg
 
@@ -107,3 +110,65 @@ install: build/streamavg
 
 clean:
 	rm -rf build/obj build/test build/asan build/strict build/streamavg
+
+# ---- benchmarks (bench/README.md); not part of `make test` -------------
+#
+#   make bench                 every benchmark, several runs (~15 min)
+#   make bench BENCH_QUICK=1   the same, shorter (~2 min): checks the harness
+#   make bench BENCH_ONLY=fanout,plot   some of them
+#   make bench-profile         perf profiles of streamavg under load
+
+# The peers and tools: nginx, wrk, carbon-cache, matplotlib, libev for the
+# load client's lws event-lib plugin, perf and valgrind for the profiles;
+# node and npm for the Node.js peer (bench/peer-node, `npm ci`).
+DEB_BENCH  := nginx wrk graphite-carbon python3-matplotlib \
+              libwebsockets-evlib-ev libev-dev linux-perf valgrind \
+              hyperfine nodejs
+BENCH_STAMP := build/.bench-deps
+BENCH_BIN  := build/bench/wsload build/bench/gsend build/bench/sink
+
+# apt-get would start nginx and carbon-cache as services on their public
+# default ports; policy-rc.d exit 101 forbids that for the install.
+$(BENCH_STAMP): $(STAMP)
+	@missing=""; for p in $(DEB_BENCH); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+	        grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+	    rc=/usr/sbin/policy-rc.d; made=""; \
+	    if [ ! -e $$rc ]; then \
+	        printf '#!/bin/sh\nexit 101\n' | $$SUDO tee $$rc >/dev/null; \
+	        $$SUDO chmod 755 $$rc; made=1; \
+	    fi; \
+	    $$SUDO apt-get update -q && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -q --no-install-recommends $$missing; \
+	    st=$$?; [ -z "$$made" ] || $$SUDO rm -f $$rc; \
+	    [ $$st = 0 ] || exit 1; \
+	fi
+	@touch $@
+
+bench/peer-node/node_modules/.package-lock.json: \
+        bench/peer-node/package-lock.json $(BENCH_STAMP)
+	cd bench/peer-node && npm ci --no-audit --no-fund
+
+bench-deps: $(BENCH_STAMP) bench/peer-node/node_modules/.package-lock.json
+
+build/bench/wsload: bench/wsload.c $(BENCH_STAMP)
+	@mkdir -p build/bench
+	$(CC) -O2 -g $(BASEFLAGS) -o $@ $< $(LIBS) -lev
+build/bench/%: bench/%.c $(BENCH_STAMP)
+	@mkdir -p build/bench
+	$(CC) -O2 -g $(BASEFLAGS) -o $@ $< -pthread
+
+bench-tools: build/streamavg $(BENCH_BIN) bench-deps
+
+bench: bench-tools
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_ONLY=$(BENCH_ONLY) \
+	    $(PY) bench/run.py
+
+bench-profile: bench-tools
+	$(PY) bench/profile.py

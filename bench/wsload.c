@@ -24,7 +24,9 @@
  * With -r 0 the connections stay idle after READY until stdin closes:
  * the driver then measures the server's memory per idle connection.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
