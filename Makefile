@@ -164,11 +164,16 @@ build/bench/%: bench/%.c $(BENCH_STAMP)
 	@mkdir -p build/bench
 	$(CC) -O2 -g $(BASEFLAGS) -o $@ $< -pthread
 
+# The same -O2 build with frame pointers, so perf can walk the stacks.
+build/bench/streamavg-prof: $(STAMP) $(SRC) $(HDR)
+	@mkdir -p build/bench
+	$(CC) -O2 -g -fno-omit-frame-pointer $(BASEFLAGS) -o $@ $(SRC) $(LIBS)
+
 bench-tools: build/streamavg $(BENCH_BIN) bench-deps
 
 bench: bench-tools
 	BENCH_QUICK=$(BENCH_QUICK) BENCH_ONLY=$(BENCH_ONLY) \
 	    $(PY) bench/run.py
 
-bench-profile: bench-tools
+bench-profile: bench-tools build/bench/streamavg-prof
 	$(PY) bench/profile.py

@@ -625,7 +625,7 @@ def bench_plot(cfg, tmp):
         os.sched_setaffinity(0, {int(SERVER_CORE), int(LOAD_CORE)})
         sa.stop()
     peers = json.loads(run_tool(
-        [sys.executable, PLOTPEERS], core=SERVER_CORE, stdin=json.dumps({
+        ["/usr/bin/python3", PLOTPEERS], core=SERVER_CORE, stdin=json.dumps({
             "sizes": sizes, "reps": cfg["reps"], "n": cfg["plot_n"],
             "base": base, "values": vals})))
     for size in sizes:

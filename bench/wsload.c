@@ -8,13 +8,18 @@
  * connections the own loop's per-wakeup scan of every fd costs more than
  * the messages do.
  *
- * Once every connection has had its first message (the history), a feeder
- * thread posts one NDJSON point per 1/RATE seconds to POST /ingest over
- * one keep-alive HTTP connection.  Requests are pipelined: a second thread
- * drains the answers, so a server that falls behind makes its own backlog
- * grow (and shows it as latency) instead of slowing the feeder down.  Each
- * point's value is the wall-clock time at which it was sent; the receiving
- * side subtracts it from its own clock (same machine, same clock).
+ * Once every connection has had its first message (the history), the
+ * feeder posts one NDJSON point per 1/RATE seconds to POST /ingest over
+ * four keep-alive HTTP connections (point i on connection i mod 4), each
+ * waiting for its answer as an ordinary client does.  Each point's value
+ * is its due time on the wall clock; the receiving side subtracts it from
+ * its own clock (same machine, same clock).  Stamping the due time rather
+ * than the send time keeps a server that answers late from hiding its
+ * delay by slowing the feeder down.
+ *
+ * -P pipelines the whole feed on one connection instead, a second thread
+ * draining the answers.  streamavg 0.1.0 stops answering and spins when
+ * two POSTs arrive in one read (bench/README.md); -P reproduces it.
  *
  * Output, one "key value" per line on stdout, so the driver can parse it;
  * "READY", "FEED_START" and "FEED_END" lines let the driver sample the
@@ -256,7 +261,11 @@ static const struct lws_protocols protocols[] = {
 
 /* ---- the feeder ------------------------------------------------------- */
 
-static int feed_fd = -1;
+#define FEED_CONNS 4
+
+static int feed_fds[FEED_CONNS];
+static int feed_pipelined;      /* -P: one connection, pipelined */
+static struct timespec feed_t0;
 
 static int open_feed(void)
 {
@@ -277,42 +286,71 @@ static int open_feed(void)
     return fd;
 }
 
-/* Reads and discards the answers, counting the status lines. */
+/* -P only: reads and discards the answers, counting the status lines. */
 static void *drain_main(void *arg)
 {
     char buf[65536];
     ssize_t n;
 
     (void)arg;
-    while ((n = read(feed_fd, buf, sizeof(buf))) > 0) {
+    while ((n = read(feed_fds[0], buf, sizeof(buf))) > 0) {
         char *p = buf, *end = buf + n;
 
         while ((p = memmem(p, (size_t)(end - p), "HTTP/1.1 ", 9))) {
-            feed_answers++;
+            __atomic_add_fetch(&feed_answers, 1, __ATOMIC_RELAXED);
             p += 9;
         }
     }
     return NULL;
 }
 
-static void *feed_main(void *arg)
+/* Waits for one whole answer on fd (headers and Content-Length body). */
+static int read_answer(int fd)
 {
-    struct timespec t0, due;
+    char buf[4096];
+    size_t have = 0;
+    long want = -1;
+
+    for (;;) {
+        ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+        char *hend;
+
+        if (n <= 0)
+            return -1;
+        have += (size_t)n;
+        buf[have] = '\0';
+        hend = strstr(buf, "\r\n\r\n");
+        if (hend && want < 0) {
+            char *cl = strcasestr(buf, "content-length:");
+
+            want = (long)(hend + 4 - buf) + (cl ? atol(cl + 15) : 0);
+        }
+        if (want >= 0 && (long)have >= want)
+            return 0;
+        if (have >= sizeof(buf) - 1)
+            return -1;
+    }
+}
+
+/* Feeder connection t sends points t, t + K, t + 2K, ... each at its due
+ * time, and waits for each answer before its next point, as an ordinary
+ * keep-alive client does.  The value is the point's due wall-clock time,
+ * not the moment it went out: a server that answers late delays the
+ * feeder, and that delay must show in the latency too. */
+static void *feed_conn_main(void *arg)
+{
+    int t = (int)(intptr_t)arg, fd = feed_fds[t];
+    int step = feed_pipelined ? 1 : FEED_CONNS;
     uint64_t i, total = (uint64_t)(opt.rate * opt.duration);
     char body[128], req[512];
 
-    (void)arg;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    feed_start_rt = now_rt();
-    __atomic_store_n(&feed_state, 1, __ATOMIC_SEQ_CST);
-    printf("FEED_START %.6f\n", now_mono());
-    fflush(stdout);
-    for (i = 0; i < total && !stop_all; i++) {
+    for (i = (uint64_t)t; i < total && !stop_all; i += (uint64_t)step) {
         uint64_t ns = (uint64_t)((double)i * 1e9 / opt.rate);
+        struct timespec due;
         int blen, rlen;
 
-        due.tv_sec = t0.tv_sec + (time_t)(ns / 1000000000u);
-        due.tv_nsec = t0.tv_nsec + (long)(ns % 1000000000u);
+        due.tv_sec = feed_t0.tv_sec + (time_t)(ns / 1000000000u);
+        due.tv_nsec = feed_t0.tv_nsec + (long)(ns % 1000000000u);
         if (due.tv_nsec >= 1000000000L) {
             due.tv_sec++;
             due.tv_nsec -= 1000000000L;
@@ -320,17 +358,42 @@ static void *feed_main(void *arg)
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL);
         blen = snprintf(body, sizeof(body),
                         "{\"series\":\"%s\",\"value\":%.6f}\n", opt.series,
-                        now_rt());
+                        feed_start_rt + (double)ns * 1e-9);
         rlen = snprintf(req, sizeof(req),
                         "POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                         "Content-Type: application/x-ndjson\r\n"
                         "Content-Length: %d\r\n\r\n%s", blen, body);
-        if (write(feed_fd, req, (size_t)rlen) != rlen) {
+        if (write(fd, req, (size_t)rlen) != rlen) {
             fprintf(stderr, "feeder: write: %s\n", strerror(errno));
             break;
         }
-        feed_sent++;
+        __atomic_add_fetch(&feed_sent, 1, __ATOMIC_RELAXED);
+        if (feed_pipelined)
+            continue;
+        if (read_answer(fd) < 0) {
+            fprintf(stderr, "feeder: no answer from the server\n");
+            break;
+        }
+        __atomic_add_fetch(&feed_answers, 1, __ATOMIC_RELAXED);
     }
+    return NULL;
+}
+
+static void *feed_main(void *arg)
+{
+    pthread_t th[FEED_CONNS];
+    int t, n = feed_pipelined ? 1 : FEED_CONNS;
+
+    (void)arg;
+    clock_gettime(CLOCK_MONOTONIC, &feed_t0);
+    feed_start_rt = now_rt();
+    __atomic_store_n(&feed_state, 1, __ATOMIC_SEQ_CST);
+    printf("FEED_START %.6f\n", now_mono());
+    fflush(stdout);
+    for (t = 0; t < n; t++)
+        pthread_create(&th[t], NULL, feed_conn_main, (void *)(intptr_t)t);
+    for (t = 0; t < n; t++)
+        pthread_join(th[t], NULL);
     feed_end_rt = now_rt();
     printf("FEED_END %.6f\n", now_mono());
     fflush(stdout);
@@ -356,7 +419,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: wsload -p PORT [-n CONNS] [-s SERIES] [-w WINDOW] "
             "[-r POINTS_PER_S (0: idle until stdin closes)] [-d SECONDS] "
-            "[-g GRACE_S] [-e ev|own] [-i (no subscription)]\n");
+            "[-g GRACE_S] [-e ev|own] [-i (no subscription)] "
+            "[-P (pipeline the feed on one connection)]\n");
     exit(2);
 }
 
@@ -420,13 +484,16 @@ static void tick(lws_sorted_usec_list_t *sul)
             phase = 1;
             break;
         }
-        feed_fd = open_feed();
-        if (feed_fd < 0) {
-            fprintf(stderr, "wsload: cannot connect the feeder\n");
-            finish();
-            return;
+        for (int k = 0; k < (feed_pipelined ? 1 : FEED_CONNS); k++) {
+            feed_fds[k] = open_feed();
+            if (feed_fds[k] < 0) {
+                fprintf(stderr, "wsload: cannot connect the feeder\n");
+                finish();
+                return;
+            }
         }
-        pthread_create(&drainer, NULL, drain_main, NULL);
+        if (feed_pipelined)
+            pthread_create(&drainer, NULL, drain_main, NULL);
         pthread_create(&feeder, NULL, feed_main, NULL);
         phase = 2;
         break;
@@ -462,7 +529,7 @@ int main(int argc, char **argv)
     void *foreign[1];
     int ch;
 
-    while ((ch = getopt(argc, argv, "h:p:n:s:w:r:d:g:e:b:i")) != -1) {
+    while ((ch = getopt(argc, argv, "h:p:n:s:w:r:d:g:e:b:iP")) != -1) {
         switch (ch) {
         case 'h': opt.host = optarg; break;
         case 'p': opt.port = atoi(optarg); break;
@@ -475,6 +542,7 @@ int main(int argc, char **argv)
         case 'e': opt.evlib = optarg; break;
         case 'b': opt.connect_batch = atoi(optarg); break;
         case 'i': opt.idle = 1; break;
+        case 'P': feed_pipelined = 1; break;
         default: usage();
         }
     }
@@ -539,9 +607,10 @@ int main(int argc, char **argv)
     stop_all = 1;
     if (phase == 2) {
         pthread_join(feeder, NULL);
-        shutdown(feed_fd, SHUT_RDWR);
-        pthread_join(drainer, NULL);
-        close(feed_fd);
+        for (int k = 0; k < (feed_pipelined ? 1 : FEED_CONNS); k++)
+            shutdown(feed_fds[k], SHUT_RDWR);
+        if (feed_pipelined)
+            pthread_join(drainer, NULL);
     }
     report();
     /* The connections close with the process; a client that tore down

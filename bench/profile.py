@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Profiles of streamavg under the benchmarks' loads (make bench-profile).
+
+perf samples (cpu-clock, frame-pointer call chains) a build of streamavg
+with frame pointers (build/bench/streamavg-prof, same -O2) while a load
+runs; callgrind counts instructions per ingested point and per /average
+request, figures that do not drift with the machine's load.  Reports go
+to bench/results/profile-*.txt.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402  (the benchmark driver's helpers)
+
+PROF_BIN = os.path.join(run.BIN, "bench", "streamavg-prof")
+OUT = run.RESULTS
+
+
+def perf_report(data, name, title):
+    path = os.path.join(OUT, f"profile-{name}.txt")
+    flat = subprocess.run(
+        ["perf", "report", "-i", data, "--stdio", "--no-children",
+         "--sort", "dso,symbol", "--percent-limit", "0.7", "-g", "none"],
+        capture_output=True, text=True).stdout
+    calls = subprocess.run(
+        ["perf", "report", "-i", data, "--stdio", "--children",
+         "--sort", "symbol", "--percent-limit", "4", "-g",
+         "caller,0.5,callee,function,percent", "--max-stack", "12"],
+        capture_output=True, text=True).stdout
+    with open(path, "w") as f:
+        f.write(f"# {title}\n\n## self time by function\n")
+        f.write("\n".join(ln for ln in flat.splitlines()
+                          if ln and not ln.startswith("#")) + "\n")
+        f.write("\n## inclusive time (children), call chains\n")
+        f.write("\n".join(ln for ln in calls.splitlines()
+                          if not ln.startswith("#"))[:60000] + "\n")
+    run.log(f"  wrote {path}")
+
+
+def perf_during(server, seconds, name, title, load):
+    data = os.path.join(tempfile.gettempdir(), f"perf-{name}-{os.getpid()}")
+    p = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "1999",
+                          "-g", "-p", str(server.pid), "-o", data, "--",
+                          "sleep", str(seconds)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        load()
+    finally:
+        p.wait()
+    perf_report(data, name, title)
+    os.unlink(data)
+
+
+def streamavg_prof(tmp, *opts):
+    saved = run.STREAMAVG
+    run.STREAMAVG = PROF_BIN
+    try:
+        return run.streamavg(tmp, *opts)
+    finally:
+        run.STREAMAVG = saved
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="streamavg-prof-")
+
+    run.log("== fan-out, 1,000 subscribers x 1,000 points/s")
+    sa = streamavg_prof(tmp)
+    try:
+        perf_during(sa, 5, "fanout", "streamavg, WebSocket fan-out: 1,000 "
+                    "subscribers x 1,000 points/s (wsload), perf cpu-clock",
+                    lambda: run.wsload_run(sa, 1000, 1000, 5))
+    finally:
+        sa.stop()
+
+    run.log("== ingest, Graphite TCP, 1 connection")
+    sa = streamavg_prof(tmp)
+    try:
+        perf_during(sa, 3, "ingest", "streamavg, Graphite TCP ingest, one "
+                    "connection, 100 series, perf cpu-clock",
+                    lambda: [run.gsend(sa.gport, 3000000, 1, 100)
+                             for _ in range(2)])
+    finally:
+        sa.stop()
+
+    run.log("== /average, window_size=10")
+    sa = streamavg_prof(tmp)
+    try:
+        run.fill(sa, 1000, 1)
+        perf_during(sa, 4, "average", "streamavg, GET /average?window_size"
+                    "=10 under wrk -c32, perf cpu-clock",
+                    lambda: run.wrk(sa.port, "/average?series=bench.s0&"
+                                    "window_size=10", 5))
+    finally:
+        sa.stop()
+
+    run.log("== /plot, 30,000 points, repeated")
+    sa = streamavg_prof(tmp, "plot.max_points=30000")
+    try:
+        run.fill(sa, 30000, 1)
+
+        def plots():
+            for _ in range(40):
+                run.http_get(sa.port, "/plot?series=bench.s0&window_size=10"
+                             "&points=30000")
+        perf_during(sa, 4, "plot", "streamavg process (loop and plot "
+                    "worker threads; gnuplot children not included), "
+                    "/plot of 30,000 points, perf cpu-clock", plots)
+    finally:
+        sa.stop()
+
+    run.log("== callgrind: instructions per ingested point and per request")
+    lines = []
+    for name, load, units in (
+            ("ingest", lambda s: run.gsend(s.gport, 200000, 1, 100), 200000),
+            ("average", lambda s: run.wrk(s.port, "/average?series=bench.s0"
+                                          "&window_size=10", 3, 4), None)):
+        port, gport = run.free_port(), run.free_port()
+        out = os.path.join(tmp, f"callgrind.{name}")
+        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+               PROF_BIN, "-o", f"http.port={port}", "-o",
+               f"graphite.port={gport}", "-o", "generator.enabled=false",
+               "-o", "log.level=warn"]
+        s = run.Server(f"callgrind-{name}", cmd, port, tmp, cwd=run.ROOT)
+        s.gport = gport
+        run.wait_port(port, 60)
+        if name == "average":
+            run.fill(s, 1000, 1)
+        # Count only the load: zero the counters first.
+        subprocess.run(["callgrind_control", "-z", str(s.pid)],
+                       capture_output=True)
+        r = load(s)
+        subprocess.run(["callgrind_control", "-d", str(s.pid)],
+                       capture_output=True)
+        s.stop()
+        n = units or r[2]
+        dumps = sorted(f for f in os.listdir(tmp)
+                       if f.startswith(f"callgrind.{name}"))
+        # The last dump written holds the load alone (counters were zeroed).
+        dump = os.path.join(tmp, max(dumps, key=lambda f: os.path.getmtime(
+            os.path.join(tmp, f))))
+        ann = subprocess.run(["callgrind_annotate", dump],
+                             capture_output=True, text=True).stdout
+        total = re.search(r"([\d,]+) \(100.0%\)\s+PROGRAM TOTALS", ann) or \
+            re.search(r"([\d,]+)\s+PROGRAM TOTALS", ann)
+        ir = int(total.group(1).replace(",", "")) if total else 0
+        unit = "point" if name == "ingest" else "request"
+        lines.append(f"## {name}: {n:,} {unit}s, {ir:,} instructions, "
+                     f"{ir / n:,.0f} per {unit}\n")
+        lines.append("\n".join(ann.splitlines()[:60]) + "\n")
+    with open(os.path.join(OUT, "profile-callgrind.txt"), "w") as f:
+        f.write("# callgrind: instruction counts under load\n\n" +
+                "\n".join(lines))
+    run.log(f"  wrote {OUT}/profile-callgrind.txt")
+
+
+if __name__ == "__main__":
+    main()
