@@ -843,6 +843,8 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     head.append(f"- total time: {time.time() - started:.0f} s\n")
     name = "quick" if a.quick else "full"
+    if a.only:
+        name += "-" + "-".join(names)
     with open(os.path.join(RESULTS, f"{name}.md"), "w") as f:
         f.write("\n".join(head) + "\n" + "\n".join(sections))
     with open(os.path.join(RESULTS, f"{name}.json"), "w") as f:
