@@ -119,7 +119,10 @@ static void record_latency(double sent, double now)
         hist_coarse[lat < COARSE_N ? (int)lat : COARSE_N]++;
 }
 
-static double percentile(double p)
+/* The p-quantile of the latency over every message that should have
+ * arrived: one still missing at the end of the run counts as slower than
+ * any that arrived, and a quantile that falls among them is -1. */
+static double percentile(double p, uint64_t should)
 {
     uint64_t n = 0, want, seen = 0;
     long i;
@@ -130,6 +133,12 @@ static double percentile(double p)
         n += hist_coarse[i];
     if (!n)
         return -1;
+    if (should > n) {
+        want = (uint64_t)(p * (double)should);
+        if (want >= n)
+            return -1;
+        n = should;
+    }
     want = (uint64_t)(p * (double)n);
     if (want >= n)
         want = n - 1;
@@ -162,7 +171,7 @@ static void parse_live(const char *p, size_t len)
         if (e == q)
             continue;
         msgs_total++;
-        if (feed_state == 1 || (feed_state == 2 && now <= feed_end_rt))
+        if (feed_state && now <= feed_start_rt + opt.duration)
             msgs_in_window++;
         if (v > 1e9)
             record_latency(v, now);
@@ -356,6 +365,10 @@ static void *feed_conn_main(void *arg)
             due.tv_nsec -= 1000000000L;
         }
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL);
+        /* A server that answers late has made the feeder late: the
+         * points still due when the window has closed are not sent. */
+        if (now_rt() > feed_start_rt + opt.duration + 0.05)
+            break;
         blen = snprintf(body, sizeof(body),
                         "{\"series\":\"%s\",\"value\":%.6f}\n", opt.series,
                         feed_start_rt + (double)ns * 1e-9);
@@ -426,12 +439,15 @@ static void usage(void)
 
 static void report(void)
 {
-    double dur = feed_end_rt - feed_start_rt;
+    double dur = opt.duration;
+    uint64_t should = feed_sent * (uint64_t)n_first;
+    double p50, p99;
 
     printf("connections %d\nestablished %d\nfailed %d\nclosed %d\n",
            opt.nconns, n_established, n_failed, n_closed);
     printf("connect_seconds %.3f\n", t_ready);
-    printf("points_sent %llu\nanswers %llu\n",
+    printf("points_due %llu\npoints_sent %llu\nanswers %llu\n",
+           (unsigned long long)(opt.rate * opt.duration),
            (unsigned long long)feed_sent, (unsigned long long)feed_answers);
     printf("feed_seconds %.3f\n", dur);
     printf("expected %llu\n",
@@ -444,8 +460,16 @@ static void report(void)
            (unsigned long long)bytes_total,
            (unsigned long long)dropped_total);
     printf("msgs_per_s %.1f\n", dur > 0 ? (double)msgs_in_window / dur : 0);
+    should = should > dropped_total ? should - dropped_total : 0;
+    p50 = percentile(0.50, should);
+    p99 = percentile(0.99, should);
+    printf("undelivered %llu\n", (unsigned long long)
+           (should > msgs_total ? should - msgs_total : 0));
+    /* -1: more than 50% (1%) of the messages had not arrived by the end
+     * of the grace period. */
     printf("lat_p50_ms %.3f\nlat_p99_ms %.3f\nlat_max_ms %.3f\n",
-           percentile(0.50) * 1e3, percentile(0.99) * 1e3, lat_max * 1e3);
+           p50 < 0 ? -1 : p50 * 1e3, p99 < 0 ? -1 : p99 * 1e3,
+           lat_max * 1e3);
     fflush(stdout);
 }
 
@@ -512,7 +536,7 @@ static void tick(lws_sorted_usec_list_t *sul)
             uint64_t expect = feed_sent * (uint64_t)n_first;
 
             if (msgs_total + dropped_total >= expect ||
-                now_rt() > feed_end_rt + opt.grace) {
+                now_rt() > feed_start_rt + opt.duration + opt.grace) {
                 finish();
                 return;
             }
