@@ -27,13 +27,20 @@ def perf_report(data, name, title):
         ["perf", "report", "-i", data, "--stdio", "--no-children",
          "--sort", "dso,symbol", "--percent-limit", "0.7", "-g", "none"],
         capture_output=True, text=True).stdout
+    dsos = subprocess.run(
+        ["perf", "report", "-i", data, "--stdio", "--no-children",
+         "--sort", "dso", "-g", "none"],
+        capture_output=True, text=True).stdout
     calls = subprocess.run(
         ["perf", "report", "-i", data, "--stdio", "--children",
          "--sort", "symbol", "--percent-limit", "4", "-g",
          "caller,0.5,callee,function,percent", "--max-stack", "12"],
         capture_output=True, text=True).stdout
     with open(path, "w") as f:
-        f.write(f"# {title}\n\n## self time by function\n")
+        f.write(f"# {title}\n\n## self time by object\n")
+        f.write("\n".join(ln for ln in dsos.splitlines()
+                          if ln and not ln.startswith("#")) + "\n")
+        f.write("\n## self time by function\n")
         f.write("\n".join(ln for ln in flat.splitlines()
                           if ln and not ln.startswith("#")) + "\n")
         f.write("\n## inclusive time (children), call chains\n")
