@@ -113,17 +113,18 @@ clean:
 
 # ---- benchmarks (bench/README.md); not part of `make test` -------------
 #
-#   make bench                 every benchmark, several runs (~15 min)
-#   make bench BENCH_QUICK=1   the same, shorter (~2 min): checks the harness
+#   make bench                 every benchmark, 3 runs each (~8 min)
+#   make bench BENCH_QUICK=1   the same, shorter (~1.5 min): checks the harness
+#   make bench BENCH_REPS=5    more runs
 #   make bench BENCH_ONLY=fanout,plot   some of them
-#   make bench-profile         perf profiles of streamavg under load
+#   make bench-profile         perf and callgrind profiles under load
 
 # The peers and tools: nginx, wrk, carbon-cache, matplotlib, libev for the
 # load client's lws event-lib plugin, perf and valgrind for the profiles;
 # node and npm for the Node.js peer (bench/peer-node, `npm ci`).
 DEB_BENCH  := nginx wrk graphite-carbon python3-matplotlib \
               libwebsockets-evlib-ev libev-dev linux-perf valgrind \
-              hyperfine nodejs
+              strace gdb nodejs
 BENCH_STAMP := build/.bench-deps
 BENCH_BIN  := build/bench/wsload build/bench/gsend build/bench/sink
 
