@@ -124,7 +124,7 @@ clean:
 # node and npm for the Node.js peer (bench/peer-node, `npm ci`).
 DEB_BENCH  := nginx wrk graphite-carbon python3-matplotlib \
               libwebsockets-evlib-ev libev-dev linux-perf valgrind \
-              strace gdb nodejs
+              strace nodejs
 BENCH_STAMP := build/.bench-deps
 BENCH_BIN  := build/bench/wsload build/bench/gsend build/bench/sink
 

@@ -4,7 +4,9 @@
 perf samples (cpu-clock, frame-pointer call chains) a build of streamavg
 with frame pointers (build/bench/streamavg-prof, same -O2) while a load
 runs; callgrind counts instructions per ingested point and per /average
-request, figures that do not drift with the machine's load.  Reports go
+request, figures that do not drift with the machine's load; strace -c
+counts the system calls per request and per message.  PROFILE_ONLY=perf,
+callgrind or syscalls picks some of them.  Reports go
 to bench/results/profile-*.txt.
 """
 import os
@@ -75,11 +77,57 @@ def streamavg_prof(tmp, *opts):
 def main():
     os.makedirs(OUT, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="streamavg-prof-")
-    only = os.environ.get("PROFILE_ONLY", "perf,callgrind")
+    only = os.environ.get("PROFILE_ONLY", "perf,callgrind,syscalls")
     if "perf" in only:
         perf_all(tmp)
     if "callgrind" in only:
         callgrind_all(tmp)
+    if "syscalls" in only:
+        syscalls_all(tmp)
+
+
+def strace_during(server, seconds, load):
+    """System calls of the server while load() runs (strace -c)."""
+    out = os.path.join(tempfile.gettempdir(), f"strace-{os.getpid()}")
+    p = subprocess.Popen(["timeout", "-s", "INT", str(seconds), "strace",
+                          "-c", "-f", "-p", str(server.pid), "-o", out],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    r = load()
+    p.wait()
+    with open(out) as f:
+        text = f.read()
+    os.unlink(out)
+    return r, text
+
+
+def syscalls_all(tmp):
+    run.log("== system calls per request and per message (strace -c)")
+    parts = ["# System calls of streamavg under load (strace -c -f)\n"]
+    sa = run.streamavg(tmp)
+    try:
+        run.fill(sa, 1000, 1)
+        r, text = strace_during(sa, 3, lambda: run.wrk(
+            sa.port, "/average?series=bench.s0&window_size=10", 2))
+        parts.append(f"## GET /average under wrk -c32: {r[2]:,} requests "
+                     f"(strace slows the server: count, do not time)\n")
+        parts.append("```\n" + text + "```\n")
+    finally:
+        sa.stop()
+    sa = run.streamavg(tmp)
+    try:
+        r, text = strace_during(sa, 4, lambda: run.wsload_run(
+            sa, 1000, 100, 3))
+        parts.append(f"## fan-out, 1,000 subscribers x 100 points/s: "
+                     f"{r['points_sent']:,.0f} points, "
+                     f"{r['messages']:,.0f} messages delivered "
+                     f"(the trace covers part of the run)\n")
+        parts.append("```\n" + text + "```\n")
+    finally:
+        sa.stop()
+    with open(os.path.join(OUT, "profile-syscalls.txt"), "w") as f:
+        f.write("\n".join(parts))
+    run.log(f"  wrote {OUT}/profile-syscalls.txt")
 
 
 def perf_all(tmp):
