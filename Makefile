@@ -9,6 +9,8 @@
 #   make install  copy the binary, dashboard and config under $(PREFIX)
 #   make fuzz     run each libFuzzer target for FUZZ_SECONDS (default 30)
 #   make bench-ingest  points per second per ingest protocol
+#   make bench    streamavg against its peers (bench/README.md); installs
+#                 the peers and tools it needs; BENCH_QUICK=1 for ~2 min
 
 PREFIX   ?= /usr/local
 CC       ?= cc
@@ -37,7 +39,8 @@ DEB_TEST  := libcmocka-dev python3 python3-websocket curl python3-numpy \
 STAMP     := build/.deps
 
 .PHONY: all run test unit e2e browser asan accuracy soak valgrind clean \
-        install deps check-deps fuzz bench-ingest
+        install deps check-deps fuzz bench-ingest bench bench-deps \
+        bench-tools bench-profile
 
 all: build/streamavg
 
@@ -206,4 +209,72 @@ install: build/streamavg
 
 clean:
 	rm -rf build/obj build/test build/asan build/strict build/streamavg \
-	    build/fuzz
+	    build/fuzz build/bench
+
+# ---- benchmarks (bench/README.md); not part of `make test` -------------
+#
+#   make bench                 every benchmark, 3 runs each (~8 min)
+#   make bench BENCH_QUICK=1   the same, shorter (~1.5 min): checks the harness
+#   make bench BENCH_REPS=5    more runs
+#   make bench BENCH_ONLY=fanout,plot   some of them
+#   make bench-profile         perf and callgrind profiles under load
+
+# The peers and tools: nginx, wrk, carbon-cache, matplotlib, libev for the
+# load client's lws event-lib plugin, perf and valgrind for the profiles;
+# node and npm for the Node.js peer (bench/peer-node, `npm ci`).
+DEB_BENCH  := nginx wrk graphite-carbon python3-matplotlib \
+              libwebsockets-evlib-ev libev-dev linux-perf valgrind \
+              strace nodejs
+BENCH_STAMP := build/.bench-deps
+BENCH_BIN  := build/bench/wsload build/bench/gsend build/bench/sink
+
+# apt-get would start nginx and carbon-cache as services on their public
+# default ports; policy-rc.d exit 101 forbids that for the install.
+$(BENCH_STAMP): $(STAMP)
+	@missing=""; for p in $(DEB_BENCH); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+	        grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+	    rc=/usr/sbin/policy-rc.d; made=""; \
+	    if [ ! -e $$rc ]; then \
+	        printf '#!/bin/sh\nexit 101\n' | $$SUDO tee $$rc >/dev/null; \
+	        $$SUDO chmod 755 $$rc; made=1; \
+	    fi; \
+	    $$SUDO apt-get update -q && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -q --no-install-recommends $$missing; \
+	    st=$$?; [ -z "$$made" ] || $$SUDO rm -f $$rc; \
+	    [ $$st = 0 ] || exit 1; \
+	fi
+	@touch $@
+
+bench/peer-node/node_modules/.package-lock.json: \
+        bench/peer-node/package-lock.json $(BENCH_STAMP)
+	cd bench/peer-node && npm ci --no-audit --no-fund
+
+bench-deps: $(BENCH_STAMP) bench/peer-node/node_modules/.package-lock.json
+
+build/bench/wsload: bench/wsload.c $(BENCH_STAMP)
+	@mkdir -p build/bench
+	$(CC) -O2 -g $(BASEFLAGS) -o $@ $< $(LIBS) -lev
+build/bench/%: bench/%.c $(BENCH_STAMP)
+	@mkdir -p build/bench
+	$(CC) -O2 -g $(BASEFLAGS) -o $@ $< -pthread
+
+# The same -O2 build with frame pointers, so perf can walk the stacks.
+build/bench/streamavg-prof: $(STAMP) $(SRC) $(HDR)
+	@mkdir -p build/bench
+	$(CC) -O2 -g -fno-omit-frame-pointer $(BASEFLAGS) -o $@ $(SRC) $(LIBS)
+
+bench-tools: build/streamavg $(BENCH_BIN) bench-deps
+
+bench: bench-tools
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_ONLY=$(BENCH_ONLY) \
+	    $(PY) bench/run.py
+
+bench-profile: bench-tools build/bench/streamavg-prof
+	$(PY) bench/profile.py
