@@ -103,7 +103,10 @@ void http_answer_error(struct http_pss *pss, int status, const char *msg)
     answer_json(pss, status, o);
 }
 
-static int write_answer(struct http_pss *pss)
+/* Write the queued answer: from WRITEABLE one piece at a time, or, with
+ * `now`, all of it at once (lws keeps what the socket does not take).
+ * Returns what the callback must return. */
+static int write_answer(struct http_pss *pss, int now)
 {
     struct lws *wsi = pss->wsi;
 
@@ -124,13 +127,13 @@ static int write_answer(struct http_pss *pss)
             lws_finalize_write_http_header(wsi, start, &p, end))
             return -1;
         pss->headers_sent = 1;
-        if (pss->out_len) {
+        if (pss->out_len && !now) {
             lws_callback_on_writable(wsi);
             return 0;
         }
     }
 
-    if (pss->out_off < pss->out_len) {
+    while (pss->out_off < pss->out_len) {
         size_t n = pss->out_len - pss->out_off;
         unsigned char buf[LWS_PRE + WRITE_CHUNK];
         int last;
@@ -143,7 +146,7 @@ static int write_answer(struct http_pss *pss)
                       last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
             return -1;
         pss->out_off += n;
-        if (!last) {
+        if (!last && !now) {
             lws_callback_on_writable(wsi);
             return 0;
         }
@@ -154,6 +157,47 @@ static int write_answer(struct http_pss *pss)
         return -1;
     http_pss_reset(pss);
     return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/*
+ * An answer that is ready when the request callback returns goes out at
+ * once on HTTP/1: a loop turn sooner, and, after a POST body, it must.
+ * lws 4.1 keeps an HTTP/1 connection in its body state until the
+ * transaction completes, and with a pipelined request already buffered
+ * behind the body it calls BODY_COMPLETION over and over, never reaching
+ * WRITEABLE.  HTTP/2 streams keep to WRITEABLE, one write each.
+ */
+static int answer_now(struct http_pss *pss)
+{
+    if (!pss->answering || lws_get_network_wsi(pss->wsi) != pss->wsi)
+        return 0;
+    return write_answer(pss, 1);
+}
+
+/* The answer to a request body, on HTTP/1: written at once, and the
+ * connection closed (the answer says "connection: close").  Completing the
+ * transaction from inside BODY_COMPLETION makes lws 4.1 misread a
+ * pipelined request buffered behind the body, and waiting for WRITEABLE
+ * never gets there (see answer_now), so a client that pipelines sends
+ * its next request again on a new connection, as HTTP/1.1 provides. */
+static int body_is_a_request(const struct http_pss *pss)
+{
+    static const char *const methods[] = {"POST /", "PUT /", "GET /",
+                                          "PATCH /", "DELETE /"};
+    size_t i;
+
+    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (pss->body_len >= strlen(methods[i]) &&
+            !memcmp(pss->body, methods[i], strlen(methods[i])))
+            return 1;
+    return 0;
+}
+
+static int answer_body_now(struct http_pss *pss)
+{
+    if (pss->answering && lws_get_network_wsi(pss->wsi) == pss->wsi)
+        pss->close_after = 1;
+    return answer_now(pss);
 }
 
 /* ---- parameters ------------------------------------------------------- */
@@ -912,12 +956,12 @@ int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
         if (pss->app->stopping) {
             pss->close_after = 1;
             http_answer_error(pss, 503, "the server is shutting down");
-            return 0;
+            return answer_now(pss);
         }
 
         request_path(wsi, path, sizeof(path));
         route(pss, path);
-        return 0;
+        return answer_now(pss);
 
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         /* A WebSocket handshake that named no subprotocol lands on the
@@ -931,16 +975,24 @@ int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
 
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        if (pss->is_ingest && !pss->answering && body_is_a_request(pss)) {
+            /* lws 4.1 hands a POST pipelined behind another request the
+             * wrong bytes as its body: its own request line.  Say so
+             * rather than parse them. */
+            http_answer_error(pss, 400, "a POST pipelined behind another "
+                              "request on one connection cannot be read; "
+                              "send it after the previous answer");
+        }
         if (pss->is_ingest && !pss->answering && pss->is_write)
             http_write_finish(pss);
         else if (pss->is_ingest && !pss->answering)
             finish_ingest(pss);
-        return 0;
+        return answer_body_now(pss);
 
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (!pss || !pss->answering)
             return 0;
-        return write_answer(pss);
+        return write_answer(pss, 0);
 
     case LWS_CALLBACK_CLOSED_HTTP:
         if (pss && pss->app)
