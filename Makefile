@@ -151,7 +151,8 @@ FUZZ_SECONDS ?= 30
 FUZZ      := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
 FUZZ_SRC  := src/ingest.c src/influx.c src/statsd.c src/access.c \
-             src/tagname.c
+             src/tagname.c src/params.c src/plot_script.c src/stats.c \
+             src/window.c src/storage_format.c
 DEB_FUZZ  := clang libclang-rt-14-dev
 
 build/.deps-fuzz: $(STAMP)
@@ -172,7 +173,7 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HDR) build/.deps-fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
 	    -D_GNU_SOURCE -pthread -Iinclude \
 	    $(shell pkg-config --cflags json-c) -o $@ $< $(FUZZ_SRC) \
-	    $(shell pkg-config --libs json-c)
+	    $(shell pkg-config --libs json-c zlib) -lm
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
