@@ -314,6 +314,8 @@ static void *drain_main(void *arg)
 }
 
 /* Waits for one whole answer on fd (headers and Content-Length body). */
+/* Read one answer.  Returns 0, 1 when the server said it closes the
+ * connection after it (streamavg does after every POST), or -1. */
 static int read_answer(int fd)
 {
     char buf[4096];
@@ -335,7 +337,7 @@ static int read_answer(int fd)
             want = (long)(hend + 4 - buf) + (cl ? atol(cl + 15) : 0);
         }
         if (want >= 0 && (long)have >= want)
-            return 0;
+            return strcasestr(buf, "connection: close") ? 1 : 0;
         if (have >= sizeof(buf) - 1)
             return -1;
     }
@@ -356,7 +358,7 @@ static void *feed_conn_main(void *arg)
     for (i = (uint64_t)t; i < total && !stop_all; i += (uint64_t)step) {
         uint64_t ns = (uint64_t)((double)i * 1e9 / opt.rate);
         struct timespec due;
-        int blen, rlen;
+        int blen, rlen, rc;
 
         due.tv_sec = feed_t0.tv_sec + (time_t)(ns / 1000000000u);
         due.tv_nsec = feed_t0.tv_nsec + (long)(ns % 1000000000u);
@@ -383,11 +385,22 @@ static void *feed_conn_main(void *arg)
         __atomic_add_fetch(&feed_sent, 1, __ATOMIC_RELAXED);
         if (feed_pipelined)
             continue;
-        if (read_answer(fd) < 0) {
+        rc = read_answer(fd);
+        if (rc < 0) {
             fprintf(stderr, "feeder: no answer from the server\n");
             break;
         }
         __atomic_add_fetch(&feed_answers, 1, __ATOMIC_RELAXED);
+        if (rc == 1) {
+            /* The server closes after each POST: a new connection for
+             * the next point, as any HTTP/1.1 client does. */
+            close(fd);
+            fd = feed_fds[t] = open_feed();
+            if (fd < 0) {
+                fprintf(stderr, "feeder: cannot reconnect\n");
+                break;
+            }
+        }
     }
     return NULL;
 }
