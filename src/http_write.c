@@ -67,6 +67,22 @@ int http_ingest_allowed(struct http_pss *pss, enum source src)
     return 0;
 }
 
+/* "Content-Encoding: identity" (any case, blanks around) is no encoding. */
+static int encoding_is_identity(struct lws *wsi)
+{
+    char v[32], *p = v;
+    size_t n;
+
+    if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_CONTENT_ENCODING) < 0)
+        return 0;
+    while (*p == ' ')
+        p++;
+    n = strlen(p);
+    while (n && p[n - 1] == ' ')
+        n--;
+    return n == 8 && !strncasecmp(p, "identity", 8);
+}
+
 int http_write_start(struct http_pss *pss)
 {
     char prec[8];
@@ -81,7 +97,8 @@ int http_write_start(struct http_pss *pss)
                           "m or h (nanoseconds when absent)");
         return -1;
     }
-    if (lws_hdr_total_length(pss->wsi, WSI_TOKEN_HTTP_CONTENT_ENCODING) > 0) {
+    if (lws_hdr_total_length(pss->wsi, WSI_TOKEN_HTTP_CONTENT_ENCODING) > 0 &&
+        !encoding_is_identity(pss->wsi)) {
         pss->close_after = 1;
         http_answer_error(pss, 415, "compressed bodies are not taken; send "
                           "line protocol uncompressed (Content-Encoding "

@@ -4,8 +4,8 @@
  * WebSocket to /stream carries every subscription: a "feed" is one
  * (series, window_size) subscription, shared by the charts that need it.
  * A window given as a duration is computed here, from the raw points of a
- * window_size=1 feed, because the server's /stream takes only point
- * counts today (see timeWindow()).
+ * window_size=1 feed (see timeWindow()), so that one feed of raw points
+ * serves every duration chart of a series.
  *
  * Incoming points are only stored in the feed; charts are marked dirty
  * and redrawn at most once per animation frame.  Each feed keeps at most
@@ -811,12 +811,13 @@
 
   /* ---------------------------------------------------- SVG plot */
 
-  // /plot takes window_size only.  For a duration window it gets the
-  // number of points that window holds now, the nearest it can draw.
+  // /plot takes the same windows as the page: a number of points
+  // (window_size) or a duration (window, e.g. 30s).
   function plotUrl(c) {
-    const n = c.win.points || Math.max(1, c.windowCount);
-    return "/plot?" + query({ series: c.series, window_size: n,
-      points: PLOT_POINTS });
+    const win = c.win.points ? { window_size: c.win.points }
+                             : { window: c.win.text };
+    return "/plot?" + query(Object.assign({ series: c.series }, win,
+      { points: PLOT_POINTS }));
   }
 
   function updatePlotLink(c) {

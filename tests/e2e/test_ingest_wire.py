@@ -197,6 +197,14 @@ class InfluxWrite(unittest.TestCase):
             self.fail("a gzip body was taken")
         except urllib.error.HTTPError as e:
             self.assertEqual(e.code, 415)
+        # "identity" is no encoding: the body is taken.
+        req = urllib.request.Request(
+            self.srv.base + "/write", b"wire.ident v=2.5 1600000000000000000",
+            headers={"Content-Encoding": " Identity "})
+        with _OPENER.open(req, timeout=30) as r:
+            self.assertEqual(r.status, 204)
+        self.assertEqual(self.srv.series_info("wire.ident.v")["last_value"],
+                         2.5)
 
 
 class WebSocketPublish(unittest.TestCase):
