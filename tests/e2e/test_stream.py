@@ -7,6 +7,7 @@ import unittest
 
 import websocket
 
+import harness
 from harness import Server, WSReader, close_rel, mean
 
 MAX_MESSAGE = 1024
@@ -394,6 +395,8 @@ class SlowSubscriber(unittest.TestCase):
     def tearDownClass(cls):
         cls.srv.stop()
 
+    @unittest.skipIf(harness.SLOW, "20,000 points outlast the reader's "
+                     "timeout under valgrind")
     def test_slow_reader_drops_others_do_not(self):
         import socket
         name, window = "st.slow", 7
