@@ -35,6 +35,11 @@ enum reject_reason {
     REJ_COUNT
 };
 
+/* Upper bounds, in ms, of the plot-time histogram's buckets in /metrics;
+ * one more bucket takes what is above the last. */
+#define PLOT_MS_BOUNDS {1, 5, 10, 50, 100, 500, 1000}
+#define PLOT_MS_NBOUNDS 7
+
 /* Counters for /metrics.  Touched on the loop thread only. */
 struct metrics {
     uint64_t points_in[SRC_COUNT];
@@ -58,7 +63,7 @@ struct metrics {
     uint64_t plots_coalesced;   /* requests served by a plot in progress */
     uint64_t plots_cached;      /* requests served by a finished plot */
     double plot_ms_sum;
-    uint64_t plot_ms_buckets[8];    /* see PLOT_MS_BOUNDS in http_plot.c */
+    uint64_t plot_ms_buckets[PLOT_MS_NBOUNDS + 1];  /* last: above all */
     /* Per protocol (ingest_stats.c prints them). */
     uint64_t rejected_by[SRC_COUNT][REJ_COUNT];
     uint64_t ingest_connections[SRC_COUNT]; /* opened, or UDP datagrams */

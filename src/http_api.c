@@ -174,12 +174,8 @@ static int answer_now(struct http_pss *pss)
     return write_answer(pss, 1);
 }
 
-/* The answer to a request body, on HTTP/1: written at once, and the
- * connection closed (the answer says "connection: close").  Completing the
- * transaction from inside BODY_COMPLETION makes lws 4.1 misread a
- * pipelined request buffered behind the body, and waiting for WRITEABLE
- * never gets there (see answer_now), so a client that pipelines sends
- * its next request again on a new connection, as HTTP/1.1 provides. */
+/* lws 4.1 hands a POST pipelined behind another request its own request
+ * line as the body: recognise that rather than parse it as points. */
 static int body_is_a_request(const struct http_pss *pss)
 {
     static const char *const methods[] = {"POST /", "PUT /", "GET /",
@@ -193,6 +189,12 @@ static int body_is_a_request(const struct http_pss *pss)
     return 0;
 }
 
+/* The answer to a request body, on HTTP/1: written at once, and the
+ * connection closed (the answer says "connection: close").  Completing the
+ * transaction from inside BODY_COMPLETION makes lws 4.1 misread a
+ * pipelined request buffered behind the body, and waiting for WRITEABLE
+ * never gets there (see answer_now), so a client that pipelines sends
+ * its next request again on a new connection, as HTTP/1.1 provides. */
 static int answer_body_now(struct http_pss *pss)
 {
     if (pss->answering && lws_get_network_wsi(pss->wsi) == pss->wsi)
@@ -469,7 +471,7 @@ static void storage_metrics(struct textbuf *tb, struct storage *st)
 
 static void get_metrics(struct http_pss *pss)
 {
-    static const double bounds[] = {1, 5, 10, 50, 100, 500, 1000};
+    static const double bounds[PLOT_MS_NBOUNDS] = PLOT_MS_BOUNDS;
     struct metrics *m = &pss->app->m;
     struct textbuf tb = {malloc(4096), 0, 4096, 0};
     char *per_protocol = ingest_stats_text(pss->app);
@@ -547,12 +549,12 @@ static void get_metrics(struct http_pss *pss)
     tb_printf(&tb, "# HELP streamavg_plot_milliseconds Time a plot worker "
               "spent on a plot.\n# TYPE streamavg_plot_milliseconds "
               "histogram\n");
-    for (i = 0; i < 7; i++) {
+    for (i = 0; i < PLOT_MS_NBOUNDS; i++) {
         cum += m->plot_ms_buckets[i];
         tb_printf(&tb, "streamavg_plot_milliseconds_bucket{le=\"%g\"} "
                   "%llu\n", bounds[i], (unsigned long long)cum);
     }
-    cum += m->plot_ms_buckets[7];
+    cum += m->plot_ms_buckets[PLOT_MS_NBOUNDS];
     tb_printf(&tb, "streamavg_plot_milliseconds_bucket{le=\"+Inf\"} %llu\n"
               "streamavg_plot_milliseconds_sum %.3f\n"
               "streamavg_plot_milliseconds_count %llu\n",

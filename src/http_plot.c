@@ -421,10 +421,10 @@ void http_plot_detach(struct http_pss *pss)
 
 static void record_time(struct metrics *m, double ms)
 {
-    static const double bounds[] = {1, 5, 10, 50, 100, 500, 1000};
+    static const double bounds[PLOT_MS_NBOUNDS] = PLOT_MS_BOUNDS;
     int i;
 
-    for (i = 0; i < 7 && ms > bounds[i]; i++)
+    for (i = 0; i < PLOT_MS_NBOUNDS && ms > bounds[i]; i++)
         ;
     m->plot_ms_buckets[i]++;
     m->plot_ms_sum += ms;
