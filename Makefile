@@ -40,7 +40,7 @@ STAMP     := build/.deps
 
 .PHONY: all run test unit e2e browser asan accuracy soak valgrind clean \
         install deps check-deps fuzz bench-ingest bench bench-deps \
-        bench-tools bench-profile
+        bench-tools bench-profile bench-percentile
 
 all: build/streamavg
 
@@ -126,6 +126,13 @@ build/accuracy: bench/accuracy.c src/window.c include/window.h $(STAMP)
 accuracy: build/accuracy
 	build/accuracy 100000000 200
 
+# Percentiles one-off against a standing window, window 1e3 to 1e6.
+build/bench/percentile: bench/percentile.c $(LIBSRC) $(HDR) $(STAMP)
+	@mkdir -p build/bench
+	$(CC) -O2 -g $(BASEFLAGS) -o $@ bench/percentile.c $(LIBSRC) $(LIBS)
+bench-percentile: build/bench/percentile
+	build/bench/percentile 1000000
+
 e2e: build/strict/streamavg
 	STREAMAVG_BIN=build/strict/streamavg $(PY) tests/e2e/run.py
 
@@ -152,7 +159,8 @@ FUZZ      := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
 FUZZ_SRC  := src/ingest.c src/influx.c src/statsd.c src/access.c \
              src/tagname.c src/params.c src/plot_script.c src/stats.c \
-             src/window.c src/storage_format.c
+             src/window.c src/storage_format.c src/rank_sketch.c \
+             src/rank_tree.c src/standing.c
 DEB_FUZZ  := clang libclang-rt-14-dev
 
 build/.deps-fuzz: $(STAMP)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "standing.h"
 #include "store.h"
 
 /* Where a point came from, for the per-protocol counters. */
@@ -88,6 +89,7 @@ struct app {
     struct plot_state *plot_wait;
     struct storage *storage;    /* NULL when storage.dir is "" */
     struct metrics m;
+    struct standing_pool standing;  /* limits of the standing windows */
     struct access_list *allow_from;     /* ingest.allow_from, parsed */
     struct statsd_state *statsd;
     double started;

@@ -45,6 +45,9 @@ struct config {
     } series;
     struct {
         int exact_max;      /* largest window with exact percentiles */
+        int standing_max_mb;    /* all standing windows together */
+        int standing_per_series;
+        int standing_idle_s;    /* unasked this long: dropped */
     } stats;
     struct {
         int queue_max;

@@ -2,14 +2,14 @@
  * stats.h - every figure /stats and the stream report for one window.
  *
  * count, sum, mean, min, max and both standard deviations come from the
- * window ring's block tree in O(log n).  The percentiles need every value
- * of the window: up to `exact_max` points (a ceiling the configuration
- * sets) they are exact, by selection over a copy (O(n) time, 8n bytes);
- * above it they come from a one-pass log-bucket sketch (O(n) time, no
- * copy, a few KB) within STATS_SKETCH_ALPHA of a value of the window whose
- * rank is within one of the exact rank.  The exponentially weighted
- * average reads only the points of the newest 64 half-lives, the older
- * ones weighing less than a double can hold.  Pure functions: no I/O, no
+ * window ring's block tree in O(log n).  Percentiles come, in order of
+ * preference, from a standing window (standing.h: O(log n) a question,
+ * exact up to `exact_max` points, a sketch within RANK_SKETCH_ALPHA above
+ * it), or for a one-off question from a copy of the window and a
+ * selection (O(n) time, 8n bytes, exact) up to `exact_max` points and
+ * from a one-pass sketch above it.  The exponentially weighted average
+ * reads only the points of the newest 64 half-lives, the older ones
+ * weighing less than a double can hold.  Pure functions: no I/O, no
  * locking.
  */
 #ifndef STREAMAVG_STATS_H
@@ -19,8 +19,7 @@
 
 #include "window.h"
 
-/* The sketch's relative error bound. */
-#define STATS_SKETCH_ALPHA 0.01
+struct standing_window;
 
 /* How the exponentially weighted average weighs the window's points:
  * a point's weight halves every `halflife_seconds` of timestamp before
@@ -42,14 +41,17 @@ struct stats_result {
     double stddev, stddev_sample;
     double p50, p90, p99;
     double ewma;
+    int sketched;           /* the percentiles are the sketch's */
 };
 
 /* The figures by name, in the order answers list them: count, sum, mean,
  * min, max, stddev, stddev_sample, p50, p90, p99, ewma. */
 enum { STATS_FIELDS = 11 };
 #define STATS_ALL ((1u << STATS_FIELDS) - 1)
-/* The fields that need a copy of the window (percentiles and ewma). */
+/* The fields that read the window's points (percentiles and ewma), and
+ * the percentiles alone. */
 #define STATS_NEED_COPY (0xfu << 7)
+#define STATS_PERCENTILES (0x7u << 7)
 
 const char *stats_field_name(int i);
 double stats_field_value(const struct stats_result *r, int i);
@@ -58,10 +60,13 @@ double stats_field_value(const struct stats_result *r, int i);
 int stats_field_lookup(const char *name, size_t len);
 
 /* The figures of the points at logical indexes [first, last] of w.
- * An exact_max of 0 skips the copy.  Returns 0, or -1 when memory for the
- * copy ran out (the O(log n) figures are filled all the same). */
+ * sw, when not NULL, is the standing window of exactly those points and
+ * gives the percentiles.  An exact_max of 0 skips percentiles and ewma.
+ * Returns 0, or -1 when memory for the copy or the sketch ran out (the
+ * O(log n) figures are filled all the same). */
 int stats_compute(const struct window_ring *w, size_t first, size_t last,
-                  const struct stats_options *opt, struct stats_result *out);
+                  const struct stats_options *opt,
+                  const struct standing_window *sw, struct stats_result *out);
 
 /* Exact quantiles of v[0 .. n) as numpy's default ("linear"): for q the
  * value at rank h = (n - 1) q, interpolated between the order statistics

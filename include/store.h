@@ -14,12 +14,15 @@
 #include "ingest.h"
 #include "window.h"
 
+struct standing_set;
+
 struct series {
     char name[SERIES_NAME_MAX + 1];
     size_t name_len;
     struct window_ring ring;
     uint64_t late;          /* points whose timestamp was raised */
     void *watch;            /* owned by the stream layer */
+    struct standing_set *standing;  /* standing windows, or NULL */
     struct series *hnext;   /* hash chain */
 };
 

@@ -502,6 +502,15 @@ static void get_metrics(struct http_pss *pss)
             "gauge", store_points(pss->app->store));
     counter(&tb, "streamavg_history_bytes", "Bytes the history rings hold.",
             "gauge", store_bytes(pss->app->store));
+    counter(&tb, "streamavg_standing_windows", "Windows whose percentiles "
+            "are kept current point by point.", "gauge",
+            pss->app->standing.live);
+    counter(&tb, "streamavg_standing_bytes", "Bytes the standing windows "
+            "hold (stats.standing_max_mb).", "gauge",
+            pss->app->standing.bytes);
+    counter(&tb, "streamavg_standing_refused_total", "Standing windows not "
+            "built or dropped for want of memory.", "counter",
+            pss->app->standing.refused);
     counter(&tb, "streamavg_http_requests_total", "HTTP requests answered "
             "by the API.", "counter", m->http_requests);
     counter(&tb, "streamavg_http_errors_total", "HTTP answers with a 4xx "

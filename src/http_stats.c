@@ -2,8 +2,9 @@
  * http_stats.c - GET /stats: every figure of one window as flat JSON.
  *
  * count, sum, mean, min, max and the deviations cost O(log n) through the
- * block tree; p50, p90, p99 and ewma cost a pass over a copy of the window
- * and come from a sketch above stats.exact_max points (stats.h).
+ * block tree; p50, p90 and p99 cost O(log n) when the window is standing,
+ * a pass over the window when it is asked about the first time (stats.h,
+ * standing.h); the ewma reads at most 64 half-lives of points.
  */
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +40,7 @@ void http_stats_request(struct http_pss *pss)
     struct app *app = pss->app;
     struct stats_options opt = {0, DEFAULT_HALFLIFE_POINTS,
                                 (size_t)app->cfg.stats.exact_max};
+    const struct standing_window *sw;
     struct window_ring *w;
     struct stats_result r;
     struct json_object *o;
@@ -67,7 +69,9 @@ void http_stats_request(struct http_pss *pss)
     w = &s->ring;
     last = w->len ? w->len - 1 : 0;
     first = w->len ? window_first_of(w, last, (size_t)points, seconds) : 1;
-    if (stats_compute(w, first, last, &opt, &r) < 0) {
+    sw = standing_ask(&s->standing, &app->standing, w, (size_t)points,
+                      seconds, app_now());
+    if (stats_compute(w, first, last, &opt, sw, &r) < 0) {
         http_answer_error(pss, 503, "out of memory copying the window");
         return;
     }
@@ -93,10 +97,10 @@ void http_stats_request(struct http_pss *pss)
     json_object_object_add(o, "late", json_object_new_int64((int64_t)s->late));
     /* Say when the percentiles are estimates, and how close. */
     json_object_object_add(o, "percentiles", json_object_new_string(
-                               r.count > opt.exact_max ? "sketch" : "exact"));
-    if (r.count > opt.exact_max)
+                               r.sketched ? "sketch" : "exact"));
+    if (r.sketched)
         json_object_object_add(o, "percentile_relative_error",
-                               jsonfmt_number(STATS_SKETCH_ALPHA));
+                               jsonfmt_number(RANK_SKETCH_ALPHA));
 
     buf = jsonfmt_dump(o, 0, &len);
     json_object_put(o);

@@ -163,6 +163,10 @@ int main(int argc, char **argv)
     raise_fd_limit();
 
     app.started = app_now();
+    app.standing.exact_max = (size_t)app.cfg.stats.exact_max;
+    app.standing.max_bytes = (size_t)app.cfg.stats.standing_max_mb << 20;
+    app.standing.per_series = (unsigned)app.cfg.stats.standing_per_series;
+    app.standing.idle_s = app.cfg.stats.standing_idle_s;
     app.store = open_store(&app);
     if (!app.store || stream_init(&app) < 0) {
         fprintf(stderr, "streamavg: out of memory\n");

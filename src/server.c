@@ -87,21 +87,38 @@ static void on_generator_tick(lws_sorted_usec_list_t *sul)
                      (lws_usec_t)cfg->generator.interval_ms * LWS_US_PER_MS);
 }
 
-/* ---- storage: snapshots are started and collected from the loop ------ */
+/* ---- once-a-second chores: snapshots, idle standing windows --------- */
 
-struct storage_timer {
-    lws_sorted_usec_list_t sul;     /* first: the callback casts back */
+/* A timer that knows the app: the callback casts the sul back. */
+struct app_timer {
+    lws_sorted_usec_list_t sul;     /* first */
     struct app *app;
 };
 
-static struct storage_timer storage_timer;
+static struct app_timer storage_timer, sweep_timer;
 
+/* Snapshots are started and collected from the loop. */
 static void on_storage_tick(lws_sorted_usec_list_t *sul)
 {
-    struct storage_timer *t = (struct storage_timer *)sul;
+    struct app_timer *t = (struct app_timer *)sul;
 
     storage_tick(t->app->storage, t->app->store);
     lws_sul_schedule(t->app->ctx, 0, &t->sul, on_storage_tick,
+                     LWS_US_PER_SEC);
+}
+
+/* Standing windows nobody asks about any more are dropped: a pointer test
+ * per series, and a few comparisons for those that have some. */
+static void on_sweep_tick(lws_sorted_usec_list_t *sul)
+{
+    struct app_timer *t = (struct app_timer *)sul;
+    struct store *st = t->app->store;
+    double now = app_now();
+    size_t i, n = store_count(st);
+
+    for (i = 0; i < n; i++)
+        standing_sweep(store_at(st, i)->standing, now);
+    lws_sul_schedule(t->app->ctx, 0, &t->sul, on_sweep_tick,
                      LWS_US_PER_SEC);
 }
 
@@ -358,6 +375,10 @@ int server_run(struct app *app)
                          LWS_US_PER_SEC);
     }
 
+    sweep_timer.app = app;
+    lws_sul_schedule(app->ctx, 0, &sweep_timer.sul, on_sweep_tick,
+                     LWS_US_PER_SEC);
+
     signal_ctx = app->ctx;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -376,6 +397,7 @@ out:
         lws_sul_cancel(&gen.sul);
     if (app->storage)
         lws_sul_cancel(&storage_timer.sul);
+    lws_sul_cancel(&sweep_timer.sul);
     /* Connections close first (their callbacks still see the app), then
      * the plot workers stop and their jobs are freed, then the flights
      * that waited on them. */

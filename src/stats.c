@@ -1,8 +1,8 @@
 /*
  * stats.c - the figures of one window: the tree's O(log n) aggregates,
- * exact percentiles by selection (or, above exact_max, from a log-bucket
- * sketch with a 1% relative error) and the exponentially weighted
- * average.
+ * percentiles from a standing window's order statistics when there is
+ * one, else by selection over a copy (or, above exact_max, from a one-pass
+ * rank sketch), and the exponentially weighted average.
  *
  * Selection is a quickselect with a three-way partition (a window of many
  * equal values is one pass, not a quadratic walk) around pivots drawn from
@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rank_sketch.h"
+#include "standing.h"
 #include "stats.h"
 
 static uint64_t pivot_state = 0x9e3779b97f4a7c15ULL;
@@ -166,114 +168,76 @@ static double ewma(const struct window_ring *w, size_t first, size_t last,
     return r < min ? min : r > max ? max : r;
 }
 
-/*
- * Percentiles of a window over exact_max points, from a one-pass
- * log-bucket histogram (the DDSketch idea): bucket k of each sign holds
- * the values whose magnitude lies in (g^(k-1), g^k], g = (1 + a) / (1 - a)
- * with a = STATS_SKETCH_ALPHA (stats.h), and a bucket's estimate
- * 2 g^k / (g + 1) is within a relative a of every value in it.
- * Magnitudes below the window's largest times SKETCH_FLOOR count as zero.
- * The bucket range comes from the window's min and max, so memory is
- * bounded (at most 2 * 1,400 counters) and no copy of the window is made;
- * the pass is O(n).
- */
-#define SKETCH_FLOOR 1e-12
-
-struct sketch {
-    double log_g;
-    int kmin, nk;           /* bucket indexes kmin .. kmin + nk - 1 */
-    size_t *pos, *neg;      /* counts per bucket, by sign */
-    size_t zero;
-};
-
-static int bucket(const struct sketch *sk, double mag)
+/* The percentiles qs[0 .. nq) of n values, numpy's way, from any source
+ * of order statistics: the value of rank k is rank(src, k). */
+static void quantiles_by_rank(double (*rank)(const void *, size_t),
+                              const void *src, size_t n, const double *qs,
+                              size_t nq, double *out)
 {
-    int k = (int)ceil(log(mag) / sk->log_g) - sk->kmin;
+    size_t j;
 
-    return k < 0 ? 0 : k >= sk->nk ? sk->nk - 1 : k;
-}
+    for (j = 0; j < nq; j++) {
+        double h = (double)(n - 1) * qs[j], t;
+        size_t k = (size_t)h;
 
-static double sketch_value(const struct sketch *sk, int k, int negative)
-{
-    double g = exp(sk->log_g);
-    double v = 2 * exp(sk->log_g * (k + sk->kmin)) / (g + 1);
-
-    return negative ? -v : v;
-}
-
-/* The estimate of the value at rank r (0-based) in ascending order. */
-static double sketch_rank(const struct sketch *sk, size_t r)
-{
-    size_t seen = 0;
-    int k;
-
-    for (k = sk->nk - 1; k >= 0; k--) {     /* most negative first */
-        seen += sk->neg[k];
-        if (r < seen)
-            return sketch_value(sk, k, 1);
+        if (k > n - 1)
+            k = n - 1;
+        t = h - (double)k;
+        out[j] = rank(src, k);
+        if (t != 0 && k + 1 < n)
+            out[j] = lerp(out[j], rank(src, k + 1), t);
     }
-    seen += sk->zero;
-    if (r < seen)
-        return 0.0;
-    for (k = 0; k < sk->nk; k++) {
-        seen += sk->pos[k];
-        if (r < seen)
-            return sketch_value(sk, k, 0);
-    }
-    return sketch_value(sk, sk->nk - 1, 0);
 }
 
+static double standing_rank(const void *src, size_t k)
+{
+    return standing_select(src, k);
+}
+
+static double sketch_rank(const void *src, size_t k)
+{
+    return rank_sketch_select(src, k);
+}
+
+/* A one-off window over exact_max points: one pass into a sketch. */
 static int sketch_quantiles(const struct window_ring *w, size_t first,
-                            size_t n, double min, double max,
-                            const double *qs, double *out)
+                            size_t n, const double *qs, double *out)
 {
-    double top = fmax(fabs(min), fabs(max)), floor_mag = top * SKETCH_FLOOR;
-    struct sketch sk;
+    struct rank_sketch sk;
     size_t i;
-    int j;
 
-    if (top == 0) {
-        out[0] = out[1] = out[2] = 0.0;
-        return 0;
-    }
-    memset(&sk, 0, sizeof(sk));
-    sk.log_g = log((1 + STATS_SKETCH_ALPHA) / (1 - STATS_SKETCH_ALPHA));
-    sk.kmin = (int)ceil(log(floor_mag) / sk.log_g);
-    sk.nk = (int)ceil(log(top) / sk.log_g) - sk.kmin + 1;
-    sk.pos = calloc((size_t)sk.nk, sizeof(size_t));
-    sk.neg = calloc((size_t)sk.nk, sizeof(size_t));
-    if (!sk.pos || !sk.neg) {
-        free(sk.pos);
-        free(sk.neg);
+    if (rank_sketch_init(&sk) < 0)
         return -1;
-    }
-    for (i = 0; i < n; i++) {
-        double v = window_value_at(w, first + i), mag = fabs(v);
+    for (i = 0; i < n; i++)
+        rank_sketch_add(&sk, window_value_at(w, first + i));
+    quantiles_by_rank(sketch_rank, &sk, n, qs, 3, out);
+    rank_sketch_free(&sk);
+    return 0;
+}
 
-        if (mag <= floor_mag)
-            sk.zero++;
-        else if (v > 0)
-            sk.pos[bucket(&sk, mag)]++;
-        else
-            sk.neg[bucket(&sk, mag)]++;
-    }
-    for (j = 0; j < 3; j++) {
-        double v = sketch_rank(&sk, (size_t)llround(qs[j] * (double)(n - 1)));
+static int copy_quantiles(const struct window_ring *w, size_t first,
+                          size_t n, const double *qs, double *out)
+{
+    double *copy = malloc(n * sizeof(*copy));
+    size_t i;
 
-        out[j] = v < min ? min : v > max ? max : v;
-    }
-    free(sk.pos);
-    free(sk.neg);
+    if (!copy)
+        return -1;
+    for (i = 0; i < n; i++)
+        copy[i] = window_value_at(w, first + i);
+    stats_quantiles(copy, n, qs, 3, out);
+    free(copy);
     return 0;
 }
 
 int stats_compute(const struct window_ring *w, size_t first, size_t last,
-                  const struct stats_options *opt, struct stats_result *out)
+                  const struct stats_options *opt,
+                  const struct standing_window *sw, struct stats_result *out)
 {
     static const double qs[3] = {0.5, 0.9, 0.99};
     struct window_agg agg;
-    double q[3], *copy;
-    size_t i;
+    double q[3];
+    int j;
 
     window_range(w, first, last, &agg);
     out->count = agg.count;
@@ -281,6 +245,7 @@ int stats_compute(const struct window_ring *w, size_t first, size_t last,
     out->mean = out->min = out->max = NAN;
     out->stddev = out->stddev_sample = NAN;
     out->p50 = out->p90 = out->p99 = out->ewma = NAN;
+    out->sketched = 0;
     if (agg.count == 0)
         return 0;
 
@@ -294,19 +259,19 @@ int stats_compute(const struct window_ring *w, size_t first, size_t last,
     out->ewma = ewma(w, first, first + agg.count - 1, opt, agg.min,
                      agg.max);
 
-    if (agg.count > opt->exact_max) {
-        if (sketch_quantiles(w, first, agg.count, agg.min, agg.max, qs,
-                             q) < 0)
+    if (sw && sw->count == agg.count) {
+        quantiles_by_rank(standing_rank, sw, agg.count, qs, 3, q);
+        out->sketched = !sw->exact;
+    } else if (agg.count > opt->exact_max) {
+        if (sketch_quantiles(w, first, agg.count, qs, q) < 0)
             return -1;
-    } else {
-        copy = malloc(agg.count * sizeof(*copy));
-        if (!copy)
-            return -1;
-        for (i = 0; i < agg.count; i++)
-            copy[i] = window_value_at(w, first + i);
-        stats_quantiles(copy, agg.count, qs, 3, q);
-        free(copy);
+        out->sketched = 1;
+    } else if (copy_quantiles(w, first, agg.count, qs, q) < 0) {
+        return -1;
     }
+    /* An estimate never leaves the range of the window. */
+    for (j = 0; j < 3; j++)
+        q[j] = q[j] < agg.min ? agg.min : q[j] > agg.max ? agg.max : q[j];
     out->p50 = q[0];
     out->p90 = q[1];
     out->p99 = q[2];

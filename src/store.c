@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "standing.h"
 #include "store.h"
 
 struct store {
@@ -60,6 +61,7 @@ void store_free(struct store *st)
     if (!st)
         return;
     for (i = 0; i < st->count; i++) {
+        standing_free(st->list[i]->standing);
         window_free(&st->list[i]->ring);
         free(st->list[i]);
     }
@@ -179,7 +181,11 @@ int store_append(struct store *st, struct series *s, double ts,
             s->late++;
         }
     }
+    /* Standing windows read the point that leaves them from the ring,
+     * so they move before the push can overwrite it. */
+    standing_advance(s->standing, w, ts, value);
     if (window_push(w, ts, value) < 0) {
+        standing_reset(s->standing);
         snprintf(err, errlen, "out of memory storing a point");
         return -1;
     }

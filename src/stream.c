@@ -313,11 +313,15 @@ static struct json_object *stats_message(const struct watch *wt,
     for (i = 0; i < sp->nwin; i++) {
         const struct window_spec *ws = &sp->win[i];
         struct json_object *e = json_object_new_object();
+        const struct standing_window *sw = NULL;
         struct stats_result r;
 
+        if (sp->fields & STATS_PERCENTILES)
+            sw = standing_ask(&wt->series->standing, &wt->app->standing, w,
+                              ws->points, ws->seconds, app_now());
         stats_compute(w, window_first_of(w, w->len - 1, ws->points,
                                          ws->seconds),
-                      w->len - 1, &opt, &r);
+                      w->len - 1, &opt, sw, &r);
         if (ws->points)
             json_object_object_add(e, "window_size",
                     json_object_new_int64((int64_t)ws->points));
