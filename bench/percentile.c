@@ -67,8 +67,8 @@ static void measure(size_t n)
         store_append(st, s, (double)i, v, err, sizeof(err));
         store_append(st, plain, (double)i, v, err, sizeof(err));
     }
-    standing_ask(&s->standing, &pool, &s->ring, n, 0, 0);
-    sw = standing_ask(&s->standing, &pool, &s->ring, n, 0, 1);
+    standing_ask(&s->standing, &pool, &s->ring, n, 0, 0, 10, 0);
+    sw = standing_ask(&s->standing, &pool, &s->ring, n, 0, 0, 10, 1);
     if (!sw) {
         fprintf(stderr, "no standing window for %zu points\n", n);
         exit(1);
@@ -82,7 +82,8 @@ static void measure(size_t n)
 
         t0 = cpu_now();
         for (i = 0; i < 100000; i++) {
-            sw = standing_ask(&s->standing, &pool, &s->ring, n, 0, 2);
+            sw = standing_ask(&s->standing, &pool, &s->ring, n, 0, 0, 10,
+                              2);
             stats_compute(&s->ring, 0, n - 1, &opt, sw, &r);
         }
         asked[round] = (cpu_now() - t0) / 100000;

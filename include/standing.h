@@ -8,7 +8,8 @@
  * (rank_tree.h, exact) or, past `exact_max` points, in a log-bucket sketch
  * (rank_sketch.h, within 1%), updated as each point arrives and as old
  * ones leave, so each point costs O(log n) per standing window and each
- * question O(log n).
+ * question O(log n).  The window also keeps the ewma of the last
+ * STANDING_EWMAS half-lives asked for (ewma_window.h), O(1) amortised.
  *
  * The second question about the same window (same window_size, or same
  * duration) within `idle_s` seconds makes it standing; one that nobody
@@ -23,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ewma_window.h"
 #include "rank_sketch.h"
 #include "rank_tree.h"
 #include "window.h"
@@ -39,6 +41,8 @@ struct standing_pool {
     uint64_t refused;       /* builds refused for want of memory */
 };
 
+#define STANDING_EWMAS 2
+
 struct standing_window {
     size_t points;          /* window_size, or 0 for a duration */
     double seconds;         /* the duration when points is 0 */
@@ -51,6 +55,9 @@ struct standing_window {
     size_t bytes;
     struct rank_tree tree;
     struct rank_sketch sketch;
+    unsigned n_ewma;
+    double ewma_asked[STANDING_EWMAS];
+    struct ewma_window ewma[STANDING_EWMAS];
 };
 
 struct standing_set;
@@ -58,11 +65,15 @@ struct standing_set;
 /* The standing window that covers the newest `points` points (or the
  * newest `seconds`) of ring w, built when this is the second question
  * within idle_s, or NULL: the caller then answers the one-off way.
- * *setp is the series' set, allocated on first use. */
+ * With a half-life (halflife_seconds or halflife_points > 0) the window
+ * keeps that ewma from now on.  *setp is the series' set, allocated on
+ * first use. */
 const struct standing_window *standing_ask(struct standing_set **setp,
                                            struct standing_pool *pool,
                                            const struct window_ring *w,
                                            size_t points, double seconds,
+                                           double halflife_seconds,
+                                           size_t halflife_points,
                                            double now);
 
 /* Bring every standing window of a series up to date with a point about
@@ -84,5 +95,11 @@ void standing_free(struct standing_set *set);
 /* The value of rank k of the window, k < its count: exact, or the
  * sketch's estimate. */
 double standing_select(const struct standing_window *sw, size_t k);
+
+/* The window's ewma with that half-life as of w's newest point, or NaN
+ * when it keeps none or its sums left a double's range. */
+double standing_ewma(const struct standing_window *sw,
+                     const struct window_ring *w, double halflife_seconds,
+                     size_t halflife_points);
 
 #endif

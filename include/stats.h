@@ -8,9 +8,9 @@
  * it), or for a one-off question from a copy of the window and a
  * selection (O(n) time, 8n bytes, exact) up to `exact_max` points and
  * from a one-pass sketch above it.  The exponentially weighted average
- * reads only the points of the newest 64 half-lives, the older ones
- * weighing less than a double can hold.  Pure functions: no I/O, no
- * locking.
+ * comes from the standing window when it keeps that half-life, else from
+ * the points of the newest 64 half-lives, the older ones weighing less
+ * than a double can hold.  Pure functions: no I/O, no locking.
  */
 #ifndef STREAMAVG_STATS_H
 #define STREAMAVG_STATS_H
@@ -52,6 +52,7 @@ enum { STATS_FIELDS = 11 };
  * the percentiles alone. */
 #define STATS_NEED_COPY (0xfu << 7)
 #define STATS_PERCENTILES (0x7u << 7)
+#define STATS_EWMA (1u << 10)
 
 const char *stats_field_name(int i);
 double stats_field_value(const struct stats_result *r, int i);

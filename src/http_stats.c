@@ -2,9 +2,9 @@
  * http_stats.c - GET /stats: every figure of one window as flat JSON.
  *
  * count, sum, mean, min, max and the deviations cost O(log n) through the
- * block tree; p50, p90 and p99 cost O(log n) when the window is standing,
- * a pass over the window when it is asked about the first time (stats.h,
- * standing.h); the ewma reads at most 64 half-lives of points.
+ * block tree; p50, p90 and p99 cost O(log n) and the ewma O(1) when the
+ * window is standing, a pass over the window when it is asked about the
+ * first time (stats.h, standing.h).
  */
 #include <stdio.h>
 #include <string.h>
@@ -70,7 +70,8 @@ void http_stats_request(struct http_pss *pss)
     last = w->len ? w->len - 1 : 0;
     first = w->len ? window_first_of(w, last, (size_t)points, seconds) : 1;
     sw = standing_ask(&s->standing, &app->standing, w, (size_t)points,
-                      seconds, app_now());
+                      seconds, opt.halflife_seconds, opt.halflife_points,
+                      app_now());
     if (stats_compute(w, first, last, &opt, sw, &r) < 0) {
         http_answer_error(pss, 503, "out of memory copying the window");
         return;

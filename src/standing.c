@@ -9,6 +9,7 @@
  * so a point leaving the window is read from the ring before window_push
  * can overwrite it.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,12 +36,17 @@ static size_t index_of(const struct window_ring *w, uint64_t seq)
 static void free_structures(struct standing_set *set,
                             struct standing_window *e)
 {
+    unsigned i;
+
     if (!e->live)
         return;
     if (e->exact)
         rank_tree_free(&e->tree);
     else
         rank_sketch_free(&e->sketch);
+    for (i = 0; i < e->n_ewma; i++)
+        ewma_window_free(&e->ewma[i]);
+    e->n_ewma = 0;
     set->pool->bytes -= e->bytes;
     set->pool->live--;
     e->bytes = 0;
@@ -148,6 +154,7 @@ static int build(struct standing_set *set, struct standing_window *e,
         return -1;
     }
     e->live = 1;
+    e->n_ewma = 0;
     e->first_seq = seq_of(w, first);
     e->count = n;
     pool->bytes += e->bytes;
@@ -184,10 +191,65 @@ static void add_candidate(struct standing_set *set, size_t points,
     e->last_asked = now;
 }
 
+static struct ewma_window *find_ewma(const struct standing_window *e,
+                                     double halflife_seconds,
+                                     size_t halflife_points)
+{
+    unsigned i;
+
+    for (i = 0; i < e->n_ewma; i++)
+        if (e->ewma[i].halflife_seconds == halflife_seconds &&
+            e->ewma[i].halflife_points == halflife_points)
+            return (struct ewma_window *)&e->ewma[i];
+    return NULL;
+}
+
+/* The sum of what e holds: its ranks and its ewmas. */
+static size_t held_bytes(const struct standing_window *e)
+{
+    size_t b = e->exact ? rank_tree_bytes(&e->tree) : rank_sketch_bytes();
+    unsigned i;
+
+    for (i = 0; i < e->n_ewma; i++)
+        b += ewma_window_bytes(&e->ewma[i]);
+    return b;
+}
+
+/* Keep the ewma of this half-life in e from now on; the least recently
+ * asked of STANDING_EWMAS makes room.  O(n) once. */
+static void keep_ewma(struct standing_set *set, struct standing_window *e,
+                      const struct window_ring *w, double halflife_seconds,
+                      size_t halflife_points, double now)
+{
+    unsigned i, k = e->n_ewma;
+
+    for (i = 0; i < e->n_ewma; i++) {
+        if (e->ewma[i].halflife_seconds == halflife_seconds &&
+            e->ewma[i].halflife_points == halflife_points) {
+            e->ewma_asked[i] = now;
+            return;
+        }
+    }
+    if (k == STANDING_EWMAS) {
+        k = e->ewma_asked[0] <= e->ewma_asked[1] ? 0 : 1;
+        ewma_window_free(&e->ewma[k]);
+    } else {
+        e->n_ewma++;
+    }
+    ewma_window_build(&e->ewma[k], w, index_of(w, e->first_seq),
+                      halflife_seconds, halflife_points);
+    e->ewma_asked[k] = now;
+    set->pool->bytes -= e->bytes;
+    e->bytes = held_bytes(e);
+    set->pool->bytes += e->bytes;
+}
+
 const struct standing_window *standing_ask(struct standing_set **setp,
                                            struct standing_pool *pool,
                                            const struct window_ring *w,
                                            size_t points, double seconds,
+                                           double halflife_seconds,
+                                           size_t halflife_points,
                                            double now)
 {
     struct standing_set *set = *setp;
@@ -211,12 +273,8 @@ const struct standing_window *standing_ask(struct standing_set **setp,
                       e->count == w->len - first;
 
         e->last_asked = now;
-        if (in_step && (e->exact || e->count > pool->exact_max / 2)) {
-            /* A sketch of a window that shrank back to exact_max or less
-             * cannot give the exact answer promised there: the caller
-             * computes that one the one-off way. */
-            return e->exact || e->count > pool->exact_max ? e : NULL;
-        }
+        if (in_step && (e->exact || e->count > pool->exact_max / 2))
+            goto kept;
         /* Out of step with the ring (cannot happen while every push goes
          * through standing_advance), or a sketch whose window has shrunk
          * to half of exact_max: build it afresh. */
@@ -237,7 +295,12 @@ const struct standing_window *standing_ask(struct standing_set **setp,
             old->last_asked = now - pool->idle_s - 1;
         }
     }
-    return build(set, e, w, first) < 0 ? NULL : e;
+    if (build(set, e, w, first) < 0)
+        return NULL;
+kept:
+    if (halflife_seconds > 0 || halflife_points > 0)
+        keep_ewma(set, e, w, halflife_seconds, halflife_points, now);
+    return e;
 }
 
 /* Where the window of e starts once a point at time ts is pushed. */
@@ -282,7 +345,7 @@ static int to_sketch(struct standing_set *set, struct standing_window *e)
     e->sketch = sk;
     e->exact = 0;
     set->pool->bytes -= e->bytes;
-    e->bytes = rank_sketch_bytes();
+    e->bytes = held_bytes(e);
     set->pool->bytes += e->bytes;
     return 0;
 }
@@ -292,9 +355,14 @@ static int advance_one(struct standing_set *set, struct standing_window *e,
 {
     uint64_t first = next_first(e, w, ts), q;
     size_t before = e->bytes;
+    unsigned i;
 
     for (q = e->first_seq; q < first; q++) {
         double gone = window_value_at(w, index_of(w, q));
+
+        for (i = 0; i < e->n_ewma; i++)
+            if (ewma_window_pop(&e->ewma[i], w) < 0)
+                return -1;
 
         if (!e->exact) {
             rank_sketch_remove(&e->sketch, gone);
@@ -302,16 +370,18 @@ static int advance_one(struct standing_set *set, struct standing_window *e,
             return -1;
         }
     }
+    for (i = 0; i < e->n_ewma; i++)
+        ewma_window_push(&e->ewma[i], w->total, ts, value);
     if (e->exact) {
         if (rank_tree_insert(&e->tree, value) < 0)
-            return -1;
-        e->bytes = rank_tree_bytes(&e->tree);
-        set->pool->bytes += e->bytes - before;
-        if (set->pool->bytes > set->pool->max_bytes)
             return -1;
     } else {
         rank_sketch_add(&e->sketch, value);
     }
+    e->bytes = held_bytes(e);
+    set->pool->bytes += e->bytes - before;
+    if (set->pool->bytes > set->pool->max_bytes)
+        return -1;
     e->count = e->count - (size_t)(first - e->first_seq) + 1;
     e->first_seq = first;
     if (e->exact && e->count > set->pool->exact_max)
@@ -367,4 +437,16 @@ double standing_select(const struct standing_window *sw, size_t k)
 {
     return sw->exact ? rank_tree_select(&sw->tree, k)
                      : rank_sketch_select(&sw->sketch, k);
+}
+
+double standing_ewma(const struct standing_window *sw,
+                     const struct window_ring *w, double halflife_seconds,
+                     size_t halflife_points)
+{
+    const struct ewma_window *e = find_ewma(sw, halflife_seconds,
+                                            halflife_points);
+
+    if (!e || !w->len)
+        return NAN;
+    return ewma_window_value(e, w->total - 1, window_ts_at(w, w->len - 1));
 }

@@ -256,10 +256,22 @@ int stats_compute(const struct window_ring *w, size_t first, size_t last,
     out->stddev_sample = sqrt(window_agg_variance(&agg, 1));
     if (opt->exact_max == 0)
         return 0;
-    out->ewma = ewma(w, first, first + agg.count - 1, opt, agg.min,
-                     agg.max);
+    if (sw && sw->count != agg.count)
+        sw = NULL;      /* not this window: cannot happen, but be safe */
+    out->ewma = sw ? standing_ewma(sw, w, opt->halflife_seconds,
+                                   opt->halflife_points)
+                   : NAN;
+    if (isnan(out->ewma))
+        out->ewma = ewma(w, first, first + agg.count - 1, opt, agg.min,
+                         agg.max);
+    else
+        out->ewma = out->ewma < agg.min   ? agg.min
+                    : out->ewma > agg.max ? agg.max
+                                          : out->ewma;
 
-    if (sw && sw->count == agg.count) {
+    /* A sketch whose window shrank back to exact_max or less cannot give
+     * the exact answer promised there: that one is computed afresh. */
+    if (sw && (sw->exact || agg.count > opt->exact_max)) {
         quantiles_by_rank(standing_rank, sw, agg.count, qs, 3, q);
         out->sketched = !sw->exact;
     } else if (agg.count > opt->exact_max) {

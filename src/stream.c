@@ -316,9 +316,14 @@ static struct json_object *stats_message(const struct watch *wt,
         const struct standing_window *sw = NULL;
         struct stats_result r;
 
-        if (sp->fields & STATS_PERCENTILES)
+        if (opt.exact_max)
             sw = standing_ask(&wt->series->standing, &wt->app->standing, w,
-                              ws->points, ws->seconds, app_now());
+                              ws->points, ws->seconds,
+                              sp->fields & STATS_EWMA ? opt.halflife_seconds
+                                                      : 0,
+                              sp->fields & STATS_EWMA ? opt.halflife_points
+                                                      : 0,
+                              app_now());
         stats_compute(w, window_first_of(w, w->len - 1, ws->points,
                                          ws->seconds),
                       w->len - 1, &opt, sw, &r);

@@ -127,6 +127,12 @@ class Stats(unittest.TestCase):
             out = self.stats("series=%s&window_size=700" % name)
             self.assertEqual(out["percentiles"], "exact")
             self.check(out, kept_v[-700:])
+            # The ewma (default half-life: 10 points), kept standing too.
+            win = kept_v[-700:]
+            w = [2 ** (-(len(win) - 1 - i) / 10.0) for i in range(len(win))]
+            want = math.fsum(x * y for x, y in zip(w, win)) / math.fsum(w)
+            self.assertTrue(close_rel(out["ewma"], want, 1e-12),
+                            (out["ewma"], want))
             out = self.stats("series=%s&window=90s" % name)
             self.check(out, [v for v, u in zip(kept_v, kept_t)
                              if u > kept_t[-1] - 90])
