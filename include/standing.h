@@ -14,9 +14,10 @@
  * The second question about the same window (same window_size, or same
  * duration) within `idle_s` seconds makes it standing; one that nobody
  * asks about for `idle_s` is dropped by standing_sweep.  A series keeps at
- * most `per_series` standing windows (the least recently asked makes room)
- * and all of them together at most `max_bytes`; a window that does not fit
- * is answered the one-off way.  Pure data structure: no I/O, no locking.
+ * most `per_series` standing windows (the least recently asked makes room
+ * if nobody asked about it for idle_s / 5) and all of them together at
+ * most `max_bytes`; a window that does not fit is answered the one-off
+ * way.  Pure data structure: no I/O, no locking.
  */
 #ifndef STREAMAVG_STANDING_H
 #define STREAMAVG_STANDING_H

@@ -285,15 +285,18 @@ const struct standing_window *standing_ask(struct standing_set **setp,
     }
     e->last_asked = now;
 
-    /* Make room among this series' live windows. */
+    /* Make room among this series' live windows, but only by one that
+     * has not been asked about for a while: a client cycling through more
+     * windows than per_series would otherwise rebuild one, O(n log n),
+     * at every question, where the one-off answer costs O(n). */
     for (i = 0; i < set->n; i++)
         live += set->win[i].live;
     if (live >= pool->per_series) {
         old = stalest(set, 1, e);
-        if (old) {
-            free_structures(set, old);
-            old->last_asked = now - pool->idle_s - 1;
-        }
+        if (!old || now - old->last_asked < pool->idle_s / 5)
+            return NULL;
+        free_structures(set, old);
+        old->last_asked = now - pool->idle_s - 1;
     }
     if (build(set, e, w, first) < 0)
         return NULL;

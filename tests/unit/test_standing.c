@@ -179,16 +179,30 @@ static void limits_hold(void **state)
     s = store_intern(st, "x", 1, err, sizeof(err));
     for (i = 0; i < 500; i++)
         store_append(st, s, (double)i, (double)(i % 17), err, sizeof(err));
+    /* Three seconds apart: the stalest live window makes room. */
     for (w = 10; w <= 40; w += 10) {
-        standing_ask(&s->standing, &pool, &s->ring, w, 0, 0, 0, 0);
+        double t = 0.3 * (double)w;
+
+        standing_ask(&s->standing, &pool, &s->ring, w, 0, 0, 0, t);
         assert_non_null(standing_ask(&s->standing, &pool, &s->ring, w, 0,
-                                     0, 0, 1));
+                                     0, 0, t + 0.5));
         assert_true(pool.live <= 2);
     }
     assert_int_equal(pool.live, 2);
     assert_int_equal(pool.built, 4);
-    /* Nobody asks for 20 s: both go, and their bytes with them. */
-    standing_sweep(s->standing, 22);
+
+    /* Both live windows were asked about within idle_s / 5: a fifth
+     * window is answered the one-off way instead of evicting one. */
+    assert_non_null(standing_ask(&s->standing, &pool, &s->ring, 30, 0, 0,
+                                 0, 12.6));
+    standing_ask(&s->standing, &pool, &s->ring, 50, 0, 0, 0, 12.7);
+    assert_null(standing_ask(&s->standing, &pool, &s->ring, 50, 0, 0, 0,
+                             12.8));
+    assert_int_equal(pool.live, 2);
+    assert_int_equal(pool.built, 4);
+
+    /* Nobody asks for 10 s: all go, and their bytes with them. */
+    standing_sweep(s->standing, 23);
     assert_int_equal(pool.live, 0);
     assert_int_equal(pool.bytes, 0);
 
