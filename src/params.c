@@ -94,8 +94,8 @@ int param_halflife(const char *text, long max_points, double *seconds,
     if (param_duration("halflife", text, 366 * 86400.0, seconds, err,
                        errlen) < 0) {
         snprintf(err, errlen, "halflife must be a duration (e.g. 30s, "
-                 "500ms, 5m) or a whole number of points from 1 to %ld",
-                 max_points);
+                 "500ms, 5m) of at most 366d, or a whole number of points "
+                 "from 1 to %ld", max_points);
         return -1;
     }
     return 0;

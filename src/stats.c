@@ -116,55 +116,98 @@ void stats_quantiles(double *v, size_t n, const double *qs, size_t nq,
     }
 }
 
-/* The weighted mean of the window with weights halving per half-life
- * back from its newest point.  Values are scaled by the largest magnitude
- * first so that no product overflows, and summed with a compensated sum.
- * The weights are 2^-age, at most 1, computed afresh per point from its
- * age, so no error accumulates across the window. */
 /* Points older than this many half-lives weigh less than 2^-64 of the
- * newest: below a double's precision in the sums, so they are skipped and
- * the average costs O(points in 64 half-lives), not O(window). */
+ * newest: below a double's precision in the sums, unless their values are
+ * larger than the rest by as much, so they are skipped only when the tree
+ * shows that they are not, and the average costs O(points in 64
+ * half-lives) rather than O(window). */
 #define EWMA_HORIZON 64
 
-static double ewma(const struct window_ring *w, size_t first, size_t last,
-                   const struct stats_options *opt, double min, double max)
+/* Neumaier's compensated addition: *s + *c carries the sum to within one
+ * rounding, whatever the order of magnitudes. */
+static void add_compensated(double *s, double *c, double x)
+{
+    double t = *s + x;
+
+    if (fabs(*s) >= fabs(x))
+        *c += (*s - t) + x;
+    else
+        *c += (x - t) + *s;
+    *s = t;
+}
+
+/* The weighted sums of the points at [first, last], values times `scale`
+ * (a power of two, so exact short of underflow).  The weights are 2^-age,
+ * at most 1, computed afresh per point from its age, so no error builds up
+ * across the window. */
+static void ewma_sums(const struct window_ring *w, size_t first,
+                      size_t last, const struct stats_options *opt,
+                      double scale, double *num, double *den)
 {
     double t_last = window_ts_at(w, last);
-    double scale = fmax(fabs(min), fabs(max));
-    double num = 0, num_c = 0, den = 0, den_c = 0, r;
-    size_t i, horizon;
+    double n = 0, n_c = 0, d = 0, d_c = 0;
+    size_t i;
 
-    if (scale == 0)
-        return 0.0;
-    if (opt->halflife_seconds > 0)
-        horizon = window_first_after(
-            w, t_last - EWMA_HORIZON * opt->halflife_seconds);
-    else
-        horizon = last + 1 > EWMA_HORIZON * opt->halflife_points
-                      ? last + 1 - EWMA_HORIZON * opt->halflife_points
-                      : 0;
-    if (horizon > first)
-        first = horizon;
     for (i = first; i <= last; i++) {
         double age = opt->halflife_seconds > 0
                          ? (t_last - window_ts_at(w, i)) /
                                opt->halflife_seconds
                          : (double)(last - i) /
                                (double)opt->halflife_points;
-        double wt = exp2(-age), y, t;
+        double wt = exp2(-age);
 
-        y = wt * (window_value_at(w, i) / scale) - num_c;
-        t = num + y;
-        num_c = (t - num) - y;
-        num = t;
-        y = wt - den_c;
-        t = den + y;
-        den_c = (t - den) - y;
-        den = t;
+        add_compensated(&n, &n_c, wt * (window_value_at(w, i) * scale));
+        add_compensated(&d, &d_c, wt);
     }
-    if (den == 0)
+    *num = n + n_c;
+    *den = d + d_c;
+}
+
+/* The weighted mean of the window with weights halving per half-life back
+ * from its newest point.  The values are used as they are, so a weight of
+ * zero makes a value of any size vanish; only when the sums overflow are
+ * they taken again scaled down by a power of two. */
+static double ewma(const struct window_ring *w, size_t first, size_t last,
+                   const struct stats_options *opt, double min, double max)
+{
+    double top = fmax(fabs(min), fabs(max)), num, den, r;
+    size_t horizon;
+    int summed = 0, e = 0;
+
+    if (top == 0)
+        return 0.0;
+    if (opt->halflife_seconds > 0)
+        horizon = window_first_after(
+            w, window_ts_at(w, last) -
+                   EWMA_HORIZON * opt->halflife_seconds);
+    else
+        horizon = last + 1 > EWMA_HORIZON * opt->halflife_points
+                      ? last + 1 - EWMA_HORIZON * opt->halflife_points
+                      : 0;
+    if (horizon > first) {
+        struct window_agg rest;
+        double rest_top;
+
+        ewma_sums(w, horizon, last, opt, 1.0, &num, &den);
+        window_range(w, first, horizon - 1, &rest);
+        rest_top = fmax(fabs(rest.min), fabs(rest.max));
+        /* The skipped points add at most this much to num: keep the
+         * shortcut only when that is below half an ulp of it. */
+        summed = isfinite(num) &&
+                 (double)rest.count * ldexp(rest_top, -EWMA_HORIZON) <=
+                     ldexp(fabs(num), -54);
+        if (summed)
+            first = horizon;
+    }
+    if (!summed)
+        ewma_sums(w, first, last, opt, 1.0, &num, &den);
+    if (!isfinite(num)) {
+        e = ilogb(top);
+        ewma_sums(w, first, last, opt, ldexp(1.0, -e), &num, &den);
+    }
+    if (den == 0 || isnan(num))
         return NAN;
-    r = num / den * scale;
+    r = ldexp(num / den, e);
     return r < min ? min : r > max ? max : r;
 }
 

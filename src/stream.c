@@ -629,15 +629,16 @@ static int read_spec(struct json_object *o, long history, struct spec *sp,
 {
     struct json_object *v, *ws = NULL, *agg = NULL, *iv = NULL, *hl = NULL;
     int has_size = json_object_object_get_ex(o, "window_size", &v);
+    int has_list = json_object_object_get_ex(o, "windows", &ws);
+    int has_one = json_object_object_get_ex(o, "window",
+                                            has_list ? NULL : &ws);
     size_t i, n;
 
     json_object_object_get_ex(o, "aggregates", &agg);
     json_object_object_get_ex(o, "interval_ms", &iv);
     json_object_object_get_ex(o, "halflife", &hl);
-    if (!json_object_object_get_ex(o, "windows", &ws))
-        json_object_object_get_ex(o, "window", &ws);
 
-    if (has_size + (ws != NULL) != 1) {
+    if (has_size + has_list + has_one != 1) {
         snprintf(err, errlen, "give one of window_size (points), window "
                  "(a duration) or windows (a list of either)");
         return -1;

@@ -108,6 +108,12 @@ class Stats(unittest.TestCase):
         # kept point by point.  Each answer must still equal numpy's on
         # exactly the window's points, as the window slides and as the
         # ring evicts, for a count window and a time window.
+        def live_windows():
+            text = self.srv.get("/metrics")[1].decode()
+            return [int(ln.split()[1]) for ln in text.splitlines()
+                    if ln.startswith("streamavg_standing_windows ")]
+
+        before = live_windows()
         rnd = random.Random(9)
         name = "st.standing"
         vals, ts = [], []
@@ -136,10 +142,39 @@ class Stats(unittest.TestCase):
             out = self.stats("series=%s&window=90s" % name)
             self.check(out, [v for v, u in zip(kept_v, kept_t)
                              if u > kept_t[-1] - 90])
-        text = self.srv.get("/metrics")[1].decode()
-        live = [ln for ln in text.splitlines()
-                if ln.startswith("streamavg_standing_windows ")]
-        self.assertEqual(live, ["streamavg_standing_windows 2"])
+        self.assertEqual(live_windows(), [before[0] + 2])
+
+    def test_ewma_with_extreme_values(self):
+        # A value 300 decades larger than the rest, 100 half-lives back,
+        # still dominates; one whose weight is 0 must vanish without
+        # taking the tiny newest value with it.  Expected values come from
+        # exact rational arithmetic.  Asked three times: one-off, then the
+        # standing window's build, then the standing window.
+        from fractions import Fraction
+
+        def exact(vals, ages):
+            num = sum(Fraction(v) / 2 ** a for v, a in zip(vals, ages))
+            den = sum(Fraction(1) / 2 ** a for a in ages)
+            return float(num / den)
+
+        t = 7000.0
+        vals = [-1e300] + [1.0] * 100
+        self.srv.ingest_points("st.x1", vals, [t + i for i in range(101)])
+        want = exact(vals, [100 - i for i in range(101)])
+        for _ in range(3):
+            out = self.stats("series=st.x1&window_size=101&halflife=1")
+            self.assertTrue(close_rel(out["ewma"], want, 1e-12),
+                            (out["ewma"], want))
+
+        vals = [1.0] * 10 + [-1.7e308] + [0.5] * 9 + [1e-20]
+        stamps = [t + i for i in range(20)] + [t + 9000]
+        self.srv.ingest_points("st.x2", vals, stamps)
+        ages = [int(stamps[-1] - u) // 2 for u in stamps]
+        want = exact(vals, ages)
+        for _ in range(3):
+            out = self.stats("series=st.x2&window_size=21&halflife=2s")
+            self.assertTrue(close_rel(out["ewma"], want, 1e-12),
+                            (out["ewma"], want))
 
     def test_bad_parameters(self):
         for q in ("series=default", "series=default&window_size=0",

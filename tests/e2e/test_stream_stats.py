@@ -135,6 +135,7 @@ class StreamStats(unittest.TestCase):
         ws, rd = self.reader()
         bad = [{"series": "ss.bad"},
                {"series": "ss.bad", "window_size": 3, "window": "5s"},
+               {"series": "ss.bad", "window": "5m", "windows": [5]},
                {"series": "ss.bad", "windows": []},
                {"series": "ss.bad", "windows": [1] * 9},
                {"series": "ss.bad", "window": "5q"},
