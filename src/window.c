@@ -12,6 +12,17 @@
  * and combines O(log n) whole-block nodes.  Nothing is ever subtracted: a
  * node is always recomputed from what it covers now, so a point that left
  * the window leaves no trace in any later answer.
+ *
+ * A leaf is written once per block, when the block's last slot is
+ * written: then its 16 points are the newest 16, and they stay in their
+ * slots until the ring comes round to the block again, so the leaf is
+ * exact for as long as the block is wholly retained.  Queries only read
+ * nodes all of whose blocks lie wholly inside the range asked for (a
+ * range's first and last blocks are always scanned), so the leaf of a
+ * block that is filling, or that eviction is emptying, is never read and
+ * needs no upkeep.  A push therefore costs one store and, every 16th
+ * push, one block sum and one walk to the root: O(1) amortised, with the
+ * same tree values as recomputing the block on every push would give.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -84,11 +95,37 @@ static void agg_merge(struct window_agg *a, const struct window_agg *b)
         a->max = b->max;
 }
 
+/* agg_merge(a, {1, v, 0, v, v, 0}), with what the one-point side makes
+ * exact written out: its mean pair is (v, 0) and its M2 is 0, so d is
+ * the difference of the means up to the sign of a zero, which d * d does
+ * not see.  The results are the same bits as the general merge's. */
 static void agg_add_value(struct window_agg *a, double v)
 {
-    struct window_agg one = {1, v, 0.0, v, v, 0.0};
+    double s, e, na, qa, ra, d;
 
-    agg_merge(a, &one);
+    if (a->count == 0) {
+        a->count = 1;
+        a->sum_hi = v;
+        a->sum_lo = 0.0;
+        a->min = v;
+        a->max = v;
+        a->m2 = 0.0;
+        return;
+    }
+    na = (double)a->count;
+    agg_mean_pair(a, &qa, &ra);
+    d = (v - qa) - ra;
+    a->m2 += d * d * (na / (na + 1.0));
+
+    two_sum(a->sum_hi, v, &s, &e);
+    e += a->sum_lo + 0.0;
+    a->sum_hi = s + e;
+    a->sum_lo = e - (a->sum_hi - s);
+    a->count++;
+    if (v < a->min)
+        a->min = v;
+    if (v > a->max)
+        a->max = v;
 }
 
 static size_t round_to_block(size_t n)
@@ -96,22 +133,17 @@ static size_t round_to_block(size_t n)
     return (n + WINDOW_BLOCK - 1) / WINDOW_BLOCK * WINDOW_BLOCK;
 }
 
-/* Is physical slot s inside the retained run [head, head + len)? */
-static int slot_used(const struct window_ring *w, size_t s)
-{
-    return (s + w->cap - w->head) % w->cap < w->len;
-}
-
-/* Recompute block b from its points, then every ancestor from its two
- * children. */
-static void refresh_block(struct window_ring *w, size_t b)
+/* Block b has just been filled: its points are the newest WINDOW_BLOCK,
+ * all retained.  Sum them into its leaf and recompute every ancestor from
+ * its two children. */
+static void complete_block(struct window_ring *w, size_t b)
 {
     struct window_agg a = EMPTY;
-    size_t s, node;
+    const double *v = w->val + b * WINDOW_BLOCK;
+    size_t i, node;
 
-    for (s = b * WINDOW_BLOCK; s < (b + 1) * WINDOW_BLOCK; s++)
-        if (slot_used(w, s))
-            agg_add_value(&a, w->val[s]);
+    for (i = 0; i < WINDOW_BLOCK; i++)
+        agg_add_value(&a, v[i]);
 
     node = w->tree_leaves + b;
     w->tree[node] = a;
@@ -121,34 +153,14 @@ static void refresh_block(struct window_ring *w, size_t b)
     }
 }
 
-static void rebuild_tree(struct window_ring *w)
-{
-    size_t nblocks = w->cap / WINDOW_BLOCK, i, b;
-
-    for (i = 0; i < 2 * w->tree_leaves; i++)
-        w->tree[i] = EMPTY;
-
-    for (b = 0; b < nblocks; b++) {
-        struct window_agg a = EMPTY;
-        size_t s;
-
-        for (s = b * WINDOW_BLOCK; s < (b + 1) * WINDOW_BLOCK; s++)
-            if (slot_used(w, s))
-                agg_add_value(&a, w->val[s]);
-        w->tree[w->tree_leaves + b] = a;
-    }
-
-    for (i = w->tree_leaves - 1; i >= 1; i--) {
-        w->tree[i] = w->tree[2 * i];
-        agg_merge(&w->tree[i], &w->tree[2 * i + 1]);
-    }
-}
-
 /* Grow to new_cap slots.  Only called before the first eviction, while
- * head is 0, so the points keep their slots. */
+ * head is 0 and every slot is in use, so the points keep their slots and
+ * every block is whole: its leaf, written when it filled, moves to its
+ * place in the wider tree as it is, and only the inner nodes are
+ * recomputed. */
 static int grow(struct window_ring *w, size_t new_cap)
 {
-    size_t leaves = new_cap / WINDOW_BLOCK;
+    size_t leaves = new_cap / WINDOW_BLOCK, used = w->tree_leaves, i;
     double *ts = realloc(w->ts, new_cap * sizeof(*ts));
     double *val;
     struct window_agg *tree;
@@ -164,11 +176,17 @@ static int grow(struct window_ring *w, size_t new_cap)
     if (!tree)
         return -1;
 
+    tree[0] = EMPTY;
+    for (i = 0; i < leaves; i++)
+        tree[leaves + i] = i < used ? w->tree[used + i] : EMPTY;
+    for (i = leaves - 1; i >= 1; i--) {
+        tree[i] = tree[2 * i];
+        agg_merge(&tree[i], &tree[2 * i + 1]);
+    }
     free(w->tree);
     w->tree = tree;
     w->tree_leaves = leaves;
     w->cap = new_cap;
-    rebuild_tree(w);
     return 0;
 }
 
@@ -198,11 +216,13 @@ void window_free(struct window_ring *w)
 
 int window_push(struct window_ring *w, double ts, double value)
 {
-    size_t slot, evicted_block = (size_t)-1;
+    size_t slot;
 
     if (w->len == w->max_cap) {
-        evicted_block = w->head / WINDOW_BLOCK;
-        w->head = (w->head + 1) % w->cap;
+        /* The head's block is no longer whole: its leaf is not read
+         * again until the block has filled anew. */
+        if (++w->head == w->cap)
+            w->head = 0;
         w->len--;
     } else if (w->len == w->cap) {
         size_t want = w->cap * 2, limit = round_to_block(w->max_cap);
@@ -211,15 +231,18 @@ int window_push(struct window_ring *w, double ts, double value)
             return -1;
     }
 
-    slot = (w->head + w->len) % w->cap;
+    slot = w->head + w->len;
+    if (slot >= w->cap)
+        slot -= w->cap;
     w->ts[slot] = ts;
     w->val[slot] = value;
     w->len++;
     w->total++;
 
-    if (evicted_block != (size_t)-1 && evicted_block != slot / WINDOW_BLOCK)
-        refresh_block(w, evicted_block);
-    refresh_block(w, slot / WINDOW_BLOCK);
+    /* With fewer than WINDOW_BLOCK points retained no block is ever
+     * whole, and no query reads a leaf. */
+    if (slot % WINDOW_BLOCK == WINDOW_BLOCK - 1 && w->len >= WINDOW_BLOCK)
+        complete_block(w, slot / WINDOW_BLOCK);
     return 0;
 }
 
