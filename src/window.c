@@ -14,15 +14,15 @@
  * the window leaves no trace in any later answer.
  *
  * A leaf is written once per block, when the block's last slot is
- * written: then its 16 points are the newest 16, and they stay in their
- * slots until the ring comes round to the block again, so the leaf is
- * exact for as long as the block is wholly retained.  Queries only read
- * nodes all of whose blocks lie wholly inside the range asked for (a
+ * written: then its points are the newest WINDOW_BLOCK, and they stay in
+ * their slots until the ring comes round to the block again, so the leaf
+ * is exact for as long as the block is wholly retained.  Queries only
+ * read nodes all of whose blocks lie wholly inside the range asked for (a
  * range's first and last blocks are always scanned), so the leaf of a
  * block that is filling, or that eviction is emptying, is never read and
- * needs no upkeep.  A push therefore costs one store and, every 16th
- * push, one block sum and one walk to the root: O(1) amortised, with the
- * same tree values as recomputing the block on every push would give.
+ * needs no upkeep.  A push therefore costs one store and, once per block,
+ * one block sum and one walk to the root: O(1) amortised, with the same
+ * tree values as recomputing the block on every push would give.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -30,7 +30,7 @@
 
 #include "window.h"
 
-#define INITIAL_CAP (4 * WINDOW_BLOCK)
+#define INITIAL_CAP (2 * WINDOW_BLOCK)
 
 static const struct window_agg EMPTY = {0, 0.0, 0.0, INFINITY, -INFINITY,
                                        0.0};
@@ -214,6 +214,19 @@ void window_free(struct window_ring *w)
     memset(w, 0, sizeof(*w));
 }
 
+/* The capacity the next growth takes: a quarter more, in whole blocks,
+ * up to the history.  By a quarter, not double: a series that stops
+ * growing keeps its slack for good (100 series of 10,000 points in rings
+ * of 16,384 slots cost 36 bytes a point).  Growing moves leaves, not
+ * points (see grow), so the extra steps cost little. */
+static size_t next_cap(const struct window_ring *w)
+{
+    size_t want = round_to_block(w->cap + w->cap / 4),
+           limit = round_to_block(w->max_cap);
+
+    return want < limit ? want : limit;
+}
+
 int window_push(struct window_ring *w, double ts, double value)
 {
     size_t slot;
@@ -224,11 +237,8 @@ int window_push(struct window_ring *w, double ts, double value)
         if (++w->head == w->cap)
             w->head = 0;
         w->len--;
-    } else if (w->len == w->cap) {
-        size_t want = w->cap * 2, limit = round_to_block(w->max_cap);
-
-        if (grow(w, want < limit ? want : limit) < 0)
-            return -1;
+    } else if (w->len == w->cap && grow(w, next_cap(w)) < 0) {
+        return -1;
     }
 
     slot = w->head + w->len;
@@ -383,8 +393,20 @@ size_t window_first_of(const struct window_ring *w, size_t last,
     return window_first_after(w, window_ts_at(w, last) - seconds);
 }
 
+static size_t bytes_for(size_t cap)
+{
+    return cap * 2 * sizeof(double) +
+           2 * (cap / WINDOW_BLOCK) * sizeof(struct window_agg);
+}
+
 size_t window_bytes(const struct window_ring *w)
 {
-    return w->cap * 2 * sizeof(double) +
-           2 * w->tree_leaves * sizeof(struct window_agg);
+    return bytes_for(w->cap);
+}
+
+size_t window_bytes_next(const struct window_ring *w)
+{
+    if (w->len < w->cap || w->len == w->max_cap)
+        return bytes_for(w->cap);
+    return bytes_for(next_cap(w));
 }

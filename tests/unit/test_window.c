@@ -160,7 +160,7 @@ static void arbitrary_ranges_match_reference(void **state)
  * A range inside one block is answered by scanning it. */
 static void whole_block_leaves_are_exact(void **state)
 {
-    static const size_t histories[] = {16, 17, 40, 100, 1000};
+    static const size_t histories[] = {16, 31, 32, 33, 40, 100, 1000};
     size_t h, i, b;
 
     (void)state;
