@@ -95,37 +95,46 @@ static void agg_merge(struct window_agg *a, const struct window_agg *b)
         a->max = b->max;
 }
 
-/* agg_merge(a, {1, v, 0, v, v, 0}), with what the one-point side makes
- * exact written out: its mean pair is (v, 0) and its M2 is 0, so d is
- * the difference of the means up to the sign of a zero, which d * d does
- * not see.  The results are the same bits as the general merge's. */
-static void agg_add_value(struct window_agg *a, double v)
+/* The aggregate of the k >= 1 values v[0..k), from scratch.  The sum is
+ * the double-double that agg_merge would form adding them one at a time;
+ * M2 comes from a second pass over the deviations from the mean pair
+ * (two-pass, the textbook's most accurate way, and no division per point,
+ * where merging the points one by one costs two); a run of one value has
+ * none.  Scans of partial blocks and the sum of a block that just filled
+ * both come here, so a leaf and a scan of the same block agree bit for
+ * bit. */
+static void agg_of_run(const double *v, size_t k, struct window_agg *a)
 {
-    double s, e, na, qa, ra, d;
+    double hi = v[0], lo = 0.0, mn = v[0], mx = v[0], q, r, m2 = 0.0;
+    size_t i;
 
-    if (a->count == 0) {
-        a->count = 1;
-        a->sum_hi = v;
-        a->sum_lo = 0.0;
-        a->min = v;
-        a->max = v;
-        a->m2 = 0.0;
-        return;
+    for (i = 1; i < k; i++) {
+        double s, e;
+
+        two_sum(hi, v[i], &s, &e);
+        e += lo;
+        hi = s + e;
+        lo = e - (hi - s);
+        if (v[i] < mn)
+            mn = v[i];
+        if (v[i] > mx)
+            mx = v[i];
     }
-    na = (double)a->count;
-    agg_mean_pair(a, &qa, &ra);
-    d = (v - qa) - ra;
-    a->m2 += d * d * (na / (na + 1.0));
+    a->count = k;
+    a->sum_hi = hi;
+    a->sum_lo = lo;
+    a->min = mn;
+    a->max = mx;
+    a->m2 = 0.0;
+    if (mn == mx)
+        return;                 /* no spread at all, exactly */
+    agg_mean_pair(a, &q, &r);
+    for (i = 0; i < k; i++) {
+        double d = (v[i] - q) - r;
 
-    two_sum(a->sum_hi, v, &s, &e);
-    e += a->sum_lo + 0.0;
-    a->sum_hi = s + e;
-    a->sum_lo = e - (a->sum_hi - s);
-    a->count++;
-    if (v < a->min)
-        a->min = v;
-    if (v > a->max)
-        a->max = v;
+        m2 += d * d;
+    }
+    a->m2 = m2;
 }
 
 static size_t round_to_block(size_t n)
@@ -138,15 +147,9 @@ static size_t round_to_block(size_t n)
  * its two children. */
 static void complete_block(struct window_ring *w, size_t b)
 {
-    struct window_agg a = EMPTY;
-    const double *v = w->val + b * WINDOW_BLOCK;
-    size_t i, node;
+    size_t node = w->tree_leaves + b;
 
-    for (i = 0; i < WINDOW_BLOCK; i++)
-        agg_add_value(&a, v[i]);
-
-    node = w->tree_leaves + b;
-    w->tree[node] = a;
+    agg_of_run(w->val + b * WINDOW_BLOCK, WINDOW_BLOCK, &w->tree[node]);
     for (node >>= 1; node >= 1; node >>= 1) {
         w->tree[node] = w->tree[2 * node];
         agg_merge(&w->tree[node], &w->tree[2 * node + 1]);
@@ -272,23 +275,30 @@ static void blocks_query(const struct window_ring *w, size_t b0, size_t b1,
     }
 }
 
+/* Fold the points of physical slots [a, b] into out by scanning them. */
+static void scan_slots(const struct window_ring *w, size_t a, size_t b,
+                       struct window_agg *out)
+{
+    struct window_agg run;
+
+    agg_of_run(w->val + a, b - a + 1, &run);
+    agg_merge(out, &run);
+}
+
 /* Aggregate of physical slots [a, b], all of them in use. */
 static void slots_query(const struct window_ring *w, size_t a, size_t b,
                         struct window_agg *out)
 {
-    size_t ba = a / WINDOW_BLOCK, bb = b / WINDOW_BLOCK, s;
+    size_t ba = a / WINDOW_BLOCK, bb = b / WINDOW_BLOCK;
 
     if (ba == bb || ba + 1 == bb) {
-        for (s = a; s <= b; s++)
-            agg_add_value(out, w->val[s]);
+        scan_slots(w, a, b, out);
         return;
     }
 
-    for (s = a; s < (ba + 1) * WINDOW_BLOCK; s++)
-        agg_add_value(out, w->val[s]);
+    scan_slots(w, a, (ba + 1) * WINDOW_BLOCK - 1, out);
     blocks_query(w, ba + 1, bb - 1, out);
-    for (s = bb * WINDOW_BLOCK; s <= b; s++)
-        agg_add_value(out, w->val[s]);
+    scan_slots(w, bb * WINDOW_BLOCK, b, out);
 }
 
 void window_range(const struct window_ring *w, size_t first, size_t last,
