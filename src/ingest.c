@@ -100,13 +100,16 @@ static const double pow10_exact[] = {
 #define EXP_SATURATE 100000
 
 /* One pass over [+-] digits [. digits] [e [+-] digits], the only syntax
- * accepted (at least one mantissa digit on either side of the point):
- * returns 0 when p[0..n) is not that, which keeps out everything else
- * strtod would take (nan, inf, infinity, hex floats, leading blanks).
- * Otherwise returns 1, and when the value is within the fast path's reach
- * also stores it in *fast and sets *have_fast. */
-static int scan_decimal(const char *p, size_t n, double *fast,
-                        int *have_fast)
+ * accepted (at least one mantissa digit on either side of the point),
+ * from p[0] and at most n bytes: stops at the first byte that cannot
+ * continue it and stores that index in *end.  Returns 0 when p[0..*end)
+ * is not that syntax, which keeps out everything else strtod would take
+ * (nan, inf, infinity, hex floats, leading blanks).  Otherwise returns 1,
+ * and when the value is within the fast path's reach also stores it in
+ * *fast and sets *have_fast.  A token is a number when this returns 1
+ * with *end at its length. */
+static int scan_number(const char *p, size_t n, size_t *end, double *fast,
+                       int *have_fast)
 {
     size_t i = 0, digits = 0, exp_digits = 0;
     uint64_t m = 0;
@@ -114,6 +117,7 @@ static int scan_decimal(const char *p, size_t n, double *fast,
     int neg = 0, exp_neg = 0;
 
     *have_fast = 0;
+    *end = 0;
     if (i < n && (p[i] == '+' || p[i] == '-'))
         neg = p[i++] == '-';
     /* Digits gather in m while it is below 2^53; once it is not, the
@@ -132,6 +136,7 @@ static int scan_decimal(const char *p, size_t n, double *fast,
                 e10--;
             }
         }
+    *end = i;
     if (digits == 0)
         return 0;
     if (i < n && (p[i] == 'e' || p[i] == 'E')) {
@@ -143,11 +148,10 @@ static int scan_decimal(const char *p, size_t n, double *fast,
             if (e < EXP_SATURATE)
                 e = e * 10 + (p[i] - '0');
         }
+        *end = i;
         if (exp_digits == 0)
             return 0;
     }
-    if (i != n)
-        return 0;
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
     if (m == 0) {
         /* Zero with any exponent: strtod gives a zero of the sign. */
@@ -181,6 +185,7 @@ static int parse_number(const char *p, size_t n, const char *what,
     char *end;
     double d;
     int have_fast;
+    size_t used;
 
     if (n == 0)
         return fail(err, errlen, "%s is empty", what);
@@ -188,7 +193,7 @@ static int parse_number(const char *p, size_t n, const char *what,
         return fail(err, errlen,
                     "%s is longer than %d bytes; send a plain decimal number",
                     what, NUM_TOKEN_MAX);
-    if (!scan_decimal(p, n, &d, &have_fast))
+    if (!scan_number(p, n, &used, &d, &have_fast) || used != n)
         return fail(err, errlen,
                     "%s is not a plain decimal number: use digits with an "
                     "optional sign, point and exponent (no nan, inf or hex)",
@@ -309,6 +314,8 @@ int ingest_parse_graphite(const char *line, size_t len, double now,
     size_t i = 0, nf = 0;
     double value, ts;
     int plain_name = 0;     /* the first field is all name alphabet */
+    double num[3];          /* fields 1 and 2 converted as they are found */
+    int num_ok[3] = {0, 0, 0};
 
     clear_err(err, errlen);
     if (len > 0 && line[len - 1] == '\r')
@@ -331,6 +338,16 @@ int ingest_parse_graphite(const char *line, size_t len, double now,
             while (i < len && name_byte_ok((unsigned char)line[i]))
                 i++;
             plain_name = i == len || is_blank(line[i]);
+        } else {
+            /* So are the numbers: a field that is one, within the fast
+             * path's reach, needs no second pass (parse_number). */
+            size_t used;
+            int fast, ok = scan_number(line + i, len - i, &used, &num[nf],
+                                       &fast);
+
+            i += used;
+            num_ok[nf] = ok && fast && used <= NUM_TOKEN_MAX &&
+                         (i == len || is_blank(line[i]));
         }
         while (i < len && !is_blank(line[i]))
             i++;
@@ -357,12 +374,18 @@ int ingest_parse_graphite(const char *line, size_t len, double now,
     if (nf == 1)
         return fail(err, errlen,
                     "line has no value; expected name value [timestamp]");
-    if (parse_number(tok[1], tok_len[1], "value", &value, err, errlen) < 0)
+    if (num_ok[1])
+        value = num[1];
+    else if (parse_number(tok[1], tok_len[1], "value", &value, err,
+                          errlen) < 0)
         return -1;
     if (nf == 3) {
-        if (parse_number(tok[2], tok_len[2], "timestamp", &ts, err,
-                         errlen) < 0 ||
-            finish_ts(ts, 1, now, &ts, err, errlen) < 0)
+        if (num_ok[2])
+            ts = num[2];
+        else if (parse_number(tok[2], tok_len[2], "timestamp", &ts, err,
+                              errlen) < 0)
+            return -1;
+        if (finish_ts(ts, 1, now, &ts, err, errlen) < 0)
             return -1;
     } else {
         ts = now;
