@@ -190,7 +190,7 @@ def callgrind_all(tmp):
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                PROF_BIN, "-o", f"http.port={port}", "-o",
                f"graphite.port={gport}", "-o", "generator.enabled=false",
-               "-o", "log.level=warn"]
+               "-o", "log.level=warn", "-o", "storage.dir="]
         s = run.Server(f"callgrind-{name}", cmd, port, tmp, cwd=run.ROOT)
         s.gport = gport
         run.wait_port(port, 60)

@@ -135,7 +135,12 @@ def streamavg(tmp, *opts, graphite=True):
     gport = free_port() if graphite else 0
     cmd = [STREAMAVG, "-o", f"http.port={port}", "-o", "http.bind=127.0.0.1",
            "-o", f"graphite.port={gport}", "-o", "graphite.bind=127.0.0.1",
-           "-o", "generator.enabled=false", "-o", "log.level=warn"]
+           "-o", "generator.enabled=false", "-o", "log.level=warn",
+           # No write-ahead log: these are figures of the ingest path
+           # itself (bench/ingest.py measures storage on and off), and the
+           # default storage.dir would replay one run's points into the
+           # next.
+           "-o", "storage.dir="]
     for o in opts:
         cmd += ["-o", o]
     s = Server("streamavg", cmd, port, tmp, cwd=ROOT)

@@ -112,4 +112,11 @@ int app_accept_point(struct app *app, enum source src, const char *name,
                      size_t len, double ts, double value, char *err,
                      size_t errlen);
 
+/* The same with the server's clock already read (`now`, from app_now()),
+ * for listeners that take many points from one read: clock_gettime was a
+ * fifth of the Graphite listener's CPU when read for every point. */
+int app_accept_point_at(struct app *app, enum source src, const char *name,
+                        size_t len, double ts, double value, double now,
+                        char *err, size_t errlen);
+
 #endif

@@ -11,10 +11,12 @@
 
 /* Take one Graphite line from peer (its address, for the log): parse,
  * store, or count and log the rejection.  too_long: the line was over
- * graphite.max_line and line is NULL. */
+ * graphite.max_line and line is NULL.  now: app_now(), read once for all
+ * the lines of one read or datagram (the time of a point sent without
+ * one, and the reference for series.max_future). */
 void graphite_take_line(struct app *app, enum source src, const char *peer,
-                        size_t line_no, const char *line, size_t len,
-                        int too_long);
+                        double now, size_t line_no, const char *line,
+                        size_t len, int too_long);
 
 /* Open the Graphite UDP socket (on graphite.port, when it is not 0) and
  * the StatsD one (statsd.port, when not 0) and put them on the loop.

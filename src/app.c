@@ -1,6 +1,7 @@
 /*
  * app.c - the path of one accepted point: the store, then the stream.
  */
+#include <math.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -16,9 +17,10 @@ double app_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int app_accept_point(struct app *app, enum source src, const char *name,
-                     size_t len, double ts, double value, char *err,
-                     size_t errlen)
+/* now: the clock, or NAN to read it only when the check needs it. */
+static int accept_point(struct app *app, enum source src, const char *name,
+                        size_t len, double ts, double value, double now,
+                        char *err, size_t errlen)
 {
     int future = app->cfg.series.max_future;
     enum storage_refusal why;
@@ -26,7 +28,7 @@ int app_accept_point(struct app *app, enum source src, const char *name,
 
     /* See README, "Timestamps": one point from the far future would raise
      * every later point of its series to its timestamp. */
-    if (future > 0 && ts > app_now() + future) {
+    if (future > 0 && ts > (isnan(now) ? app_now() : now) + future) {
         snprintf(err, errlen, "the timestamp is more than %d seconds ahead "
                  "of the server's clock (series.max_future)", future);
         app->m.points_rejected[src]++;
@@ -55,4 +57,18 @@ int app_accept_point(struct app *app, enum source src, const char *name,
     app->m.points_in[src]++;
     stream_publish(app, s);
     return 0;
+}
+
+int app_accept_point(struct app *app, enum source src, const char *name,
+                     size_t len, double ts, double value, char *err,
+                     size_t errlen)
+{
+    return accept_point(app, src, name, len, ts, value, NAN, err, errlen);
+}
+
+int app_accept_point_at(struct app *app, enum source src, const char *name,
+                        size_t len, double ts, double value, double now,
+                        char *err, size_t errlen)
+{
+    return accept_point(app, src, name, len, ts, value, now, err, errlen);
 }

@@ -22,6 +22,7 @@ struct graphite_conn {
     struct app *app;
     struct line_splitter lines;
     char peer[64];
+    double now;         /* the clock, read once per read */
     int open;
 };
 
@@ -31,8 +32,8 @@ size_t graphite_pss_size(void)
 }
 
 void graphite_take_line(struct app *app, enum source src, const char *peer,
-                        size_t line_no, const char *line, size_t len,
-                        int too_long)
+                        double now, size_t line_no, const char *line,
+                        size_t len, int too_long)
 {
     struct ingest_point p;
     char err[INGEST_ERR_MAX];
@@ -46,7 +47,7 @@ void graphite_take_line(struct app *app, enum source src, const char *peer,
         return;
     }
 
-    rc = ingest_parse_graphite(line, len, app_now(), &p, err, sizeof(err));
+    rc = ingest_parse_graphite(line, len, now, &p, err, sizeof(err));
     if (rc == 0)
         return;
     if (rc < 0) {
@@ -55,8 +56,8 @@ void graphite_take_line(struct app *app, enum source src, const char *peer,
                          "%s\n", peer, line_no, err);
         return;
     }
-    if (app_accept_point(app, src, p.name, p.name_len, p.ts, p.value, err,
-                         sizeof(err)) < 0)
+    if (app_accept_point_at(app, src, p.name, p.name_len, p.ts, p.value, now,
+                            err, sizeof(err)) < 0)
         warn_ratelimited(RL_LIMIT, "graphite %s: %s\n", peer, err);
 }
 
@@ -65,8 +66,8 @@ static int on_line(void *arg, size_t line_no, const char *line, size_t len,
 {
     struct graphite_conn *g = arg;
 
-    graphite_take_line(g->app, SRC_GRAPHITE_TCP, g->peer, line_no, line, len,
-                       too_long);
+    graphite_take_line(g->app, SRC_GRAPHITE_TCP, g->peer, g->now, line_no,
+                       line, len, too_long);
     return 0;
 }
 
@@ -122,6 +123,7 @@ int callback_graphite(struct lws *wsi, enum lws_callback_reasons reason,
         if (!g->open)
             return -1;
         g->app->m.bytes_in[SRC_GRAPHITE_TCP] += len;
+        g->now = app_now();
         line_splitter_feed(&g->lines, in, len, on_line, g);
         g->app->m.ingest_seconds[SRC_GRAPHITE_TCP] += ingest_clock() - t0;
         return 0;
@@ -130,6 +132,7 @@ int callback_graphite(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_RAW_CLOSE:
         if (!g->open)
             return 0;
+        g->now = app_now();
         line_splitter_finish(&g->lines, on_line, g);
         line_splitter_free(&g->lines);
         g->app->m.graphite_connections--;

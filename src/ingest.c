@@ -11,6 +11,7 @@
 #include "ingest.h"
 
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <locale.h>
 #include <math.h>
@@ -78,33 +79,101 @@ static int is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* The only number syntax accepted: [+-] digits [. digits] [e [+-] digits],
- * with at least one mantissa digit on either side of the point.  Checking
- * it ourselves keeps out everything else strtod would take: nan, inf,
- * infinity, hex floats, and leading blanks. */
-static int decimal_syntax_ok(const char *p, size_t n)
+/* Clinger's fast path.  A decimal m x 10^e whose digits fit in m < 2^53
+ * and whose exponent lies within +-22 is m exactly as a double times (or
+ * over) 10^|e| exactly as a double (10^22 = 5^22 x 2^22 with 5^22 < 2^53
+ * is the largest power of ten a double holds exactly), so one IEEE
+ * multiplication or
+ * division rounds it once, which is exactly what strtod returns, in any
+ * rounding mode: the sign is applied before that one operation.  It needs
+ * double arithmetic without excess precision (FLT_EVAL_METHOD 0, as on
+ * x86-64 and aarch64); elsewhere every number goes to strtod_l.
+ * tests/unit/test_decimal.c compares the two bit for bit. */
+static const double pow10_exact[] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
+
+#define FAST_MANTISSA_LIMIT (1ULL << 53)
+#define FAST_EXP_MAX 22
+/* Enough for any exponent that matters; more digits only saturate. */
+#define EXP_SATURATE 100000
+
+/* One pass over [+-] digits [. digits] [e [+-] digits], the only syntax
+ * accepted (at least one mantissa digit on either side of the point),
+ * from p[0] and at most n bytes: stops at the first byte that cannot
+ * continue it and stores that index in *end.  Returns 0 when p[0..*end)
+ * is not that syntax, which keeps out everything else strtod would take
+ * (nan, inf, infinity, hex floats, leading blanks).  Otherwise returns 1,
+ * and when the value is within the fast path's reach also stores it in
+ * *fast and sets *have_fast.  A token is a number when this returns 1
+ * with *end at its length. */
+static int scan_number(const char *p, size_t n, size_t *end, double *fast,
+                       int *have_fast)
 {
     size_t i = 0, digits = 0, exp_digits = 0;
+    uint64_t m = 0;
+    long e10 = 0, e = 0;
+    int neg = 0, exp_neg = 0;
 
+    *have_fast = 0;
+    *end = 0;
     if (i < n && (p[i] == '+' || p[i] == '-'))
-        i++;
-    for (; i < n && is_digit(p[i]); i++)
+        neg = p[i++] == '-';
+    /* Digits gather in m while it is below 2^53; once it is not, the
+     * number is strtod's, and m only has to stay there (it cannot
+     * overflow: at most 10 x 2^53 + 9). */
+    for (; i < n && is_digit(p[i]); i++) {
         digits++;
+        if (m < FAST_MANTISSA_LIMIT)
+            m = m * 10 + (uint64_t)(p[i] - '0');
+    }
     if (i < n && p[i] == '.')
-        for (i++; i < n && is_digit(p[i]); i++)
+        for (i++; i < n && is_digit(p[i]); i++) {
             digits++;
+            if (m < FAST_MANTISSA_LIMIT) {
+                m = m * 10 + (uint64_t)(p[i] - '0');
+                e10--;
+            }
+        }
+    *end = i;
     if (digits == 0)
         return 0;
     if (i < n && (p[i] == 'e' || p[i] == 'E')) {
         i++;
         if (i < n && (p[i] == '+' || p[i] == '-'))
-            i++;
-        for (; i < n && is_digit(p[i]); i++)
+            exp_neg = p[i++] == '-';
+        for (; i < n && is_digit(p[i]); i++) {
             exp_digits++;
+            if (e < EXP_SATURATE)
+                e = e * 10 + (p[i] - '0');
+        }
+        *end = i;
         if (exp_digits == 0)
             return 0;
     }
-    return i == n;
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+    if (m == 0) {
+        /* Zero with any exponent: strtod gives a zero of the sign. */
+        *fast = neg ? -0.0 : 0.0;
+        *have_fast = 1;
+        return 1;
+    }
+    e10 += exp_neg ? -e : e;
+    if (m < FAST_MANTISSA_LIMIT && e10 >= -FAST_EXP_MAX &&
+        e10 <= FAST_EXP_MAX) {
+        double d = neg ? -(double)m : (double)m;
+
+        *fast = e10 >= 0 ? d * pow10_exact[e10] : d / pow10_exact[-e10];
+        *have_fast = 1;
+    }
+#else
+    (void)neg;
+    (void)exp_neg;
+    (void)m;
+    (void)e10;
+#endif
+    return 1;
 }
 
 /* Convert one number token p[0..n) into a finite double.  `what` names the
@@ -115,6 +184,8 @@ static int parse_number(const char *p, size_t n, const char *what,
     char tmp[NUM_TOKEN_MAX + 1];
     char *end;
     double d;
+    int have_fast;
+    size_t used;
 
     if (n == 0)
         return fail(err, errlen, "%s is empty", what);
@@ -122,11 +193,15 @@ static int parse_number(const char *p, size_t n, const char *what,
         return fail(err, errlen,
                     "%s is longer than %d bytes; send a plain decimal number",
                     what, NUM_TOKEN_MAX);
-    if (!decimal_syntax_ok(p, n))
+    if (!scan_number(p, n, &used, &d, &have_fast) || used != n)
         return fail(err, errlen,
                     "%s is not a plain decimal number: use digits with an "
                     "optional sign, point and exponent (no nan, inf or hex)",
                     what);
+    if (have_fast) {            /* finite: at most 2^53 x 10^22 */
+        *out = d;
+        return 0;
+    }
     pthread_once(&c_locale_once, make_c_locale);
     if (c_locale == (locale_t)0)
         return fail(err, errlen,
@@ -173,11 +248,16 @@ static int finish_ts(double ts, int minus_one, double now, double *out,
 
 /* ---- series names ----------------------------------------------------- */
 
+/* The series-name alphabet as a table: one load per byte instead of a
+ * chain of comparisons (names are most of a Graphite line). */
+static const unsigned char name_byte[256] = {
+    ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1,
+    ['.'] = 1, ['_'] = 1, [':'] = 1, ['-'] = 1,
+};
+
 static int name_byte_ok(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' ||
-           c == '-';
+    return name_byte[c];
 }
 
 /* Index of the first byte outside the alphabet, or len. */
@@ -233,6 +313,9 @@ int ingest_parse_graphite(const char *line, size_t len, double now,
     size_t tok_len[3];
     size_t i = 0, nf = 0;
     double value, ts;
+    int plain_name = 0;     /* the first field is all name alphabet */
+    double num[3];          /* fields 1 and 2 converted as they are found */
+    int num_ok[3] = {0, 0, 0};
 
     clear_err(err, errlen);
     if (len > 0 && line[len - 1] == '\r')
@@ -249,6 +332,23 @@ int ingest_parse_graphite(const char *line, size_t len, double now,
                         "line has more than 3 fields; expected "
                         "name value [timestamp] separated by spaces or tabs");
         start = i;
+        if (nf == 0) {
+            /* The name is checked as it is found: the usual line needs
+             * no second pass over it. */
+            while (i < len && name_byte_ok((unsigned char)line[i]))
+                i++;
+            plain_name = i == len || is_blank(line[i]);
+        } else {
+            /* So are the numbers: a field that is one, within the fast
+             * path's reach, needs no second pass (parse_number). */
+            size_t used;
+            int fast, ok = scan_number(line + i, len - i, &used, &num[nf],
+                                       &fast);
+
+            i += used;
+            num_ok[nf] = ok && fast && used <= NUM_TOKEN_MAX &&
+                         (i == len || is_blank(line[i]));
+        }
         while (i < len && !is_blank(line[i]))
             i++;
         tok[nf] = line + start;
@@ -257,7 +357,9 @@ int ingest_parse_graphite(const char *line, size_t len, double now,
     }
     if (nf == 0)
         return 0;
-    if (memchr(tok[0], ';', tok_len[0])) {
+    if (plain_name && tok_len[0] <= SERIES_NAME_MAX) {
+        /* Valid as it stands: no ';' (tags), every byte allowed. */
+    } else if (memchr(tok[0], ';', tok_len[0])) {
         /* Graphite 1.1 tags (tagname.h): the name is built in name_buf. */
         int n = graphite_tagged_name(tok[0], tok_len[0], out->name_buf,
                                      err, errlen);
@@ -272,12 +374,18 @@ int ingest_parse_graphite(const char *line, size_t len, double now,
     if (nf == 1)
         return fail(err, errlen,
                     "line has no value; expected name value [timestamp]");
-    if (parse_number(tok[1], tok_len[1], "value", &value, err, errlen) < 0)
+    if (num_ok[1])
+        value = num[1];
+    else if (parse_number(tok[1], tok_len[1], "value", &value, err,
+                          errlen) < 0)
         return -1;
     if (nf == 3) {
-        if (parse_number(tok[2], tok_len[2], "timestamp", &ts, err,
-                         errlen) < 0 ||
-            finish_ts(ts, 1, now, &ts, err, errlen) < 0)
+        if (num_ok[2])
+            ts = num[2];
+        else if (parse_number(tok[2], tok_len[2], "timestamp", &ts, err,
+                              errlen) < 0)
+            return -1;
+        if (finish_ts(ts, 1, now, &ts, err, errlen) < 0)
             return -1;
     } else {
         ts = now;

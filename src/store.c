@@ -164,10 +164,10 @@ int store_append(struct store *st, struct series *s, double ts,
     struct window_ring *w = &s->ring;
     size_t before = window_bytes(w);
 
-    /* A ring that must grow doubles: refuse the point if that would pass
-     * the budget.  Full rings evict instead and never reach here. */
+    /* A ring that must grow takes more: refuse the point if that would
+     * pass the budget.  Full rings evict instead and never reach here. */
     if (w->len == w->cap && w->len < w->max_cap &&
-        st->bytes + before > st->max_bytes) {
+        st->bytes - before + window_bytes_next(w) > st->max_bytes) {
         snprintf(err, errlen, "the memory budget for history is spent "
                  "(series.max_memory_mb); series that are full keep taking "
                  "points, growing ones do not");

@@ -65,12 +65,13 @@ static void graphite_datagram(struct app *app, const char *data, size_t len,
 {
     size_t max = (size_t)app->cfg.graphite.max_line, line_no = 0;
     const char *end = data + len;
+    double now = app_now();
 
     while (data < end) {
         const char *nl = memchr(data, '\n', (size_t)(end - data));
         size_t n = (size_t)((nl ? nl : end) - data);
 
-        graphite_take_line(app, SRC_GRAPHITE_UDP, peer, ++line_no,
+        graphite_take_line(app, SRC_GRAPHITE_UDP, peer, now, ++line_no,
                            n > max ? NULL : data, n > max ? 0 : n, n > max);
         data += n + (nl != NULL);
     }

@@ -10,7 +10,9 @@
  * its first byte, each line through the Graphite and JSON line parsers,
  * and the whole input through the JSON body parser.  Besides the
  * sanitizers' checks it aborts when a result breaks the promises of
- * ingest.h, or when chunking changes what the splitter delivers.
+ * ingest.h, when chunking changes what the splitter delivers, or when a
+ * line that ingest_parse_decimal takes as a number converts to other bits
+ * than strtod gives it.
  */
 #include <math.h>
 #include <stdint.h>
@@ -43,6 +45,24 @@ static void check_point(const struct ingest_point *p)
     check(isfinite(p->value));
     check(isfinite(p->ts));
     check(p->ts >= 0 || p->ts == NOW);
+}
+
+/* The number parser converts most numbers itself (Clinger's fast path):
+ * what it accepts must be strtod's double, bit for bit. */
+static void check_decimal(const char *line, size_t len)
+{
+    char err[INGEST_ERR_MAX], tmp[MAX_LINE + 1], *end;
+    double got, want;
+
+    if (ingest_parse_decimal(line, len, "value", &got, err, sizeof err)) {
+        check_err(err);
+        return;
+    }
+    memcpy(tmp, line, len);
+    tmp[len] = '\0';
+    want = strtod(tmp, &end);
+    check(end == tmp + len);
+    check(memcmp(&got, &want, sizeof got) == 0);
 }
 
 /* A running digest of the splitter's calls, to compare chunkings. */
@@ -79,6 +99,7 @@ static int on_line(void *arg, size_t line_no, const char *line, size_t len,
     check(len <= MAX_LINE);
     mix(d, &len, sizeof len);
     mix(d, line, len);
+    check_decimal(line, len);
 
     rc = ingest_parse_graphite(line, len, NOW, &p, err, sizeof err);
     check(rc >= -1 && rc <= 1);

@@ -153,6 +153,45 @@ static void arbitrary_ranges_match_reference(void **state)
     free(v);
 }
 
+/* The tree's leaf of every block that is wholly retained holds exactly
+ * (bit for bit) the aggregate of that block's points recomputed from
+ * scratch, however many times the ring has wrapped: leaves are written
+ * once per block, when it fills, so this is what keeps the tree exact.
+ * A range inside one block is answered by scanning it. */
+static void whole_block_leaves_are_exact(void **state)
+{
+    static const size_t histories[] = {16, 31, 32, 33, 40, 100, 1000};
+    size_t h, i, b;
+
+    (void)state;
+    for (h = 0; h < sizeof(histories) / sizeof(histories[0]); h++) {
+        struct window_ring w;
+
+        assert_int_equal(window_init(&w, histories[h]), 0);
+        for (i = 0; i < histories[h] * 4 + 23; i++) {
+            double v = i % 3 ? rnd_value() : 1e9 + rnd_value();
+
+            assert_int_equal(window_push(&w, (double)i, v), 0);
+            for (b = 0; b < w.cap / WINDOW_BLOCK; b++) {
+                size_t first = (b * WINDOW_BLOCK + w.cap - w.head) % w.cap;
+                const struct window_agg *leaf = &w.tree[w.tree_leaves + b];
+                struct window_agg a;
+
+                if (first + WINDOW_BLOCK > w.len)
+                    continue;       /* not wholly retained */
+                window_range(&w, first, first + WINDOW_BLOCK - 1, &a);
+                assert_int_equal(leaf->count, WINDOW_BLOCK);
+                assert_memory_equal(&leaf->sum_hi, &a.sum_hi, sizeof(double));
+                assert_memory_equal(&leaf->sum_lo, &a.sum_lo, sizeof(double));
+                assert_memory_equal(&leaf->min, &a.min, sizeof(double));
+                assert_memory_equal(&leaf->max, &a.max, sizeof(double));
+                assert_memory_equal(&leaf->m2, &a.m2, sizeof(double));
+            }
+        }
+        window_free(&w);
+    }
+}
+
 /* After any history of huge values, a window of zeros is exactly 0 and a
  * window of one constant is exactly that constant. */
 static void constants_are_exact_after_huge_values(void **state)
@@ -289,6 +328,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(random_stream_matches_reference),
         cmocka_unit_test(arbitrary_ranges_match_reference),
+        cmocka_unit_test(whole_block_leaves_are_exact),
         cmocka_unit_test(constants_are_exact_after_huge_values),
         cmocka_unit_test(overflowing_sum_stays_finite),
         cmocka_unit_test(time_search_finds_first_after),
