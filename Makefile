@@ -121,8 +121,10 @@ unit: $(UNIT_BIN) build/accuracy
 
 # The mean over a long adversarial stream against an exact sum (see
 # bench/accuracy.c); make test runs 3e6 points, this 1e8 (about a minute).
-build/accuracy: bench/accuracy.c src/window.c include/window.h $(STAMP)
-	$(CC) -O2 -g $(BASEFLAGS) -Werror -o $@ bench/accuracy.c src/window.c -lm
+build/accuracy: bench/accuracy.c src/window.c src/exact_sum.c \
+        include/window.h include/exact_sum.h $(STAMP)
+	$(CC) -O2 -g $(BASEFLAGS) -Werror -o $@ bench/accuracy.c src/window.c \
+	    src/exact_sum.c -lm
 accuracy: build/accuracy
 	build/accuracy 100000000 200
 
@@ -160,7 +162,8 @@ FUZZ_BIN  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ))
 FUZZ_SRC  := src/ingest.c src/influx.c src/statsd.c src/access.c \
              src/tagname.c src/params.c src/plot_script.c src/stats.c \
              src/window.c src/storage_format.c src/rank_sketch.c \
-             src/rank_tree.c src/standing.c
+             src/rank_tree.c src/standing.c src/ewma_window.c \
+             src/exact_sum.c
 DEB_FUZZ  := clang libclang-rt-14-dev
 
 build/.deps-fuzz: $(STAMP)

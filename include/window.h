@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 /* Points per block.  32 rather than 16: the tree then costs 3 bytes per
- * slot instead of 6 (a node is 48 bytes, and there are two per block),
+ * slot instead of 6 (a node is 56 bytes, and there are two per block),
  * which with the ring's growth by a quarter keeps a series under 24 bytes
  * per point at any length; a query scans at most 2 x 31 points itself. */
 #define WINDOW_BLOCK 32
@@ -37,6 +37,8 @@ struct window_agg {
     double min;
     double max;
     double m2;          /* sum of squared deviations from the mean */
+    int inexact;        /* some addition in the double-double sum may
+                           have rounded */
 };
 
 struct window_ring {

@@ -28,12 +28,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exact_sum.h"
 #include "window.h"
 
 #define INITIAL_CAP (2 * WINDOW_BLOCK)
 
 static const struct window_agg EMPTY = {0, 0.0, 0.0, INFINITY, -INFINITY,
-                                       0.0};
+                                       0.0, 0};
 
 /* Error-free addition: a + b == *s + *e exactly (Knuth's two-sum). */
 static void two_sum(double a, double b, double *s, double *e)
@@ -43,6 +44,14 @@ static void two_sum(double a, double b, double *s, double *e)
 
     *s = sum;
     *e = (a - (sum - bv)) + (b - bv);
+}
+
+/* Whether a + b may round: never when either is 0, the common case of
+ * sums of integers.  Two compares, where finding out for sure would cost a
+ * two-sum on every point. */
+static int may_round(double a, double b)
+{
+    return a != 0 && b != 0;
 }
 
 static double agg_sum(const struct window_agg *a)
@@ -85,6 +94,8 @@ static void agg_merge(struct window_agg *a, const struct window_agg *b)
     a->m2 += b->m2 + d * d * (na * nb / (na + nb));
 
     two_sum(a->sum_hi, b->sum_hi, &s, &e);
+    a->inexact |= b->inexact || may_round(a->sum_lo, b->sum_lo) ||
+                  may_round(e, a->sum_lo + b->sum_lo);
     e += a->sum_lo + b->sum_lo;
     a->sum_hi = s + e;
     a->sum_lo = e - (a->sum_hi - s);
@@ -107,11 +118,13 @@ static void agg_of_run(const double *v, size_t k, struct window_agg *a)
 {
     double hi = v[0], lo = 0.0, mn = v[0], mx = v[0], q, r, m2 = 0.0;
     size_t i;
+    int inexact = 0;
 
     for (i = 1; i < k; i++) {
         double s, e;
 
         two_sum(hi, v[i], &s, &e);
+        inexact |= may_round(e, lo);
         e += lo;
         hi = s + e;
         lo = e - (hi - s);
@@ -126,6 +139,7 @@ static void agg_of_run(const double *v, size_t k, struct window_agg *a)
     a->min = mn;
     a->max = mx;
     a->m2 = 0.0;
+    a->inexact = inexact;
     if (mn == mx)
         return;                 /* no spread at all, exactly */
     agg_mean_pair(a, &q, &r);
@@ -301,6 +315,38 @@ static void slots_query(const struct window_ring *w, size_t a, size_t b,
     scan_slots(w, bb * WINDOW_BLOCK, b, out);
 }
 
+/*
+ * The double-double sum of a range is good to about 2^-98 of n times its
+ * largest magnitude.  When the values cancel so far that this is more
+ * than a quarter of an ulp of the sum (and some addition did round), the
+ * sum is taken again exactly, from the points: O(n), but only for windows
+ * whose sum is below about 1e-13 of n times their largest magnitude.
+ */
+static int may_have_lost_digits(const struct window_agg *a)
+{
+    double top = fmax(fabs(a->min), fabs(a->max));
+
+    return a->inexact &&
+           fabs(a->sum_hi) < ldexp((double)a->count * top, -43);
+}
+
+static void sum_exactly(const struct window_ring *w, size_t first,
+                        size_t last, struct window_agg *out)
+{
+    struct exact_sum acc;
+    double hi, rest;
+    size_t i;
+
+    exact_sum_init(&acc);
+    for (i = first; i <= last; i++)
+        exact_sum_add(&acc, window_value_at(w, i));
+    hi = exact_sum_value(&acc, &rest);
+    if (isnan(hi))
+        return;         /* beyond a double: window_agg_mean copes */
+    out->sum_hi = hi;
+    out->sum_lo = rest;
+}
+
 void window_range(const struct window_ring *w, size_t first, size_t last,
                   struct window_agg *out)
 {
@@ -320,6 +366,8 @@ void window_range(const struct window_ring *w, size_t first, size_t last,
         slots_query(w, a, w->cap - 1, out);
         slots_query(w, 0, a + n - w->cap - 1, out);
     }
+    if (may_have_lost_digits(out))
+        sum_exactly(w, first, last, out);
 }
 
 void window_last(const struct window_ring *w, size_t n,

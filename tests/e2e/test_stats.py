@@ -144,6 +144,21 @@ class Stats(unittest.TestCase):
                              if u > kept_t[-1] - 90])
         self.assertEqual(live_windows(), [before[0] + 2])
 
+    def test_sums_that_cancel_across_decades(self):
+        # The double-double tree sum cannot hold 1e300 + 1 - 1e300; such a
+        # window is summed again exactly.  numpy's own sum is no reference
+        # here: math.fsum is exact.
+        for name, vals in (("st.c1", [1e300, 1e200, 1e100, 1.0, -1e300,
+                                      -1e200, -1e100]),
+                           ("st.c2", [1e300, 1e200, 1.0, -1e300, -1e200])):
+            self.srv.ingest_points(name, vals)
+            out = self.stats("series=%s&window_size=%d" % (name, len(vals)))
+            self.assertEqual(out["sum"], math.fsum(vals))
+            self.assertEqual(out["mean"], math.fsum(vals) / len(vals))
+            code, _, avg = self.srv.get_json(
+                "/average?series=%s&window_size=%d" % (name, len(vals)))
+            self.assertEqual(avg["average"], math.fsum(vals) / len(vals))
+
     def test_ewma_with_extreme_values(self):
         # A value 300 decades larger than the rest, 100 half-lives back,
         # still dominates; one whose weight is 0 must vanish without

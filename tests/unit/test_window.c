@@ -323,6 +323,47 @@ static void empty_ring_answers_nothing(void **state)
     assert_int_equal(window_init(&w, 0) < 0, 1);
 }
 
+/* Values across 600 decades that cancel in pairs, shuffled, around one
+ * value kept aside: the sum is that value exactly, so the mean is it over
+ * the count, correctly rounded - however much the double-double lost. */
+static void cancelling_windows_sum_exactly(void **state)
+{
+    enum { PAIRS = 500, N = 2 * PAIRS + 1 };
+    static double v[N];
+    struct window_ring w;
+    struct window_agg a;
+    int round;
+
+    (void)state;
+    for (round = 0; round < 20; round++) {
+        double keep = ldexp((double)(rnd() >> 11), (int)(rnd() % 40) - 70);
+        size_t i, j;
+
+        for (i = 0; i < PAIRS; i++) {
+            uint64_t x = rnd();
+
+            v[2 * i] = ldexp((double)(x >> 11), (int)(x % 2000) - 1050);
+            v[2 * i + 1] = -v[2 * i];
+        }
+        v[N - 1] = keep;
+        for (i = N - 1; i > 0; i--) {
+            double t;
+
+            j = rnd() % (i + 1);
+            t = v[i];
+            v[i] = v[j];
+            v[j] = t;
+        }
+        assert_int_equal(window_init(&w, N), 0);
+        for (i = 0; i < N; i++)
+            assert_int_equal(window_push(&w, (double)i, v[i]), 0);
+        window_last(&w, N, &a);
+        assert_true(a.sum_hi + a.sum_lo == keep);
+        assert_true(window_agg_mean(&a) == keep / N);
+        window_free(&w);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +376,7 @@ int main(void)
         cmocka_unit_test(variance_survives_large_offset),
         cmocka_unit_test(window_first_of_both_kinds),
         cmocka_unit_test(empty_ring_answers_nothing),
+        cmocka_unit_test(cancelling_windows_sum_exactly),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
