@@ -38,8 +38,6 @@ SINK = os.path.join(BIN, "bench", "sink")
 RESULTS = os.path.join(HERE, "results")
 
 SERVER_CORE = os.environ.get("BENCH_SERVER_CORE", "0")
-# streamavg's flush tick in the fan-out runs (stream.flush_ms; 0 = off).
-FLUSH_MS = os.environ.get("BENCH_FLUSH_MS", "5")
 LOAD_CORE = os.environ.get("BENCH_LOAD_CORE", "1")
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -441,8 +439,7 @@ def bench_fanout(cfg, tmp):
               f"of the window, the client 3 s later; a latency shown as "
               f"`-` means more than that share of the messages had not "
               f"arrived by then.  Server CPU is sampled over the feed "
-              f"window.  streamavg runs with stream.flush_ms={FLUSH_MS} "
-              f"(BENCH_FLUSH_MS).  "
+              f"window. "
               f"{cfg['reps']} runs each.")
     res = {}
     for nconns, rate in cfg["ws_loads"]:
@@ -450,8 +447,7 @@ def bench_fanout(cfg, tmp):
         res[key] = {"streamavg": [], "node": []}
         for rep in range(cfg["reps"]):
             for peer in ("streamavg", "node"):
-                srv = (streamavg(tmp, f"stream.flush_ms={FLUSH_MS}")
-                       if peer == "streamavg"
+                srv = (streamavg(tmp) if peer == "streamavg"
                        else node_peer(tmp))
                 try:
                     r = wsload_run(srv, nconns, rate, secs)

@@ -56,7 +56,6 @@ struct config {
         char subscribe_token[CONFIG_STR_MAX];   /* "" = none needed */
         int ping_s;             /* idle this long: ping; 0 = never */
         int timeout_s;          /* no pong this long after: drop */
-        int flush_ms;           /* live averages gather this long; 0 = not */
     } stream;
     struct {
         char gnuplot[CONFIG_STR_MAX];

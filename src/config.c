@@ -68,7 +68,6 @@ static const struct key keys[] = {
     K("stream.subscribe_token", KEY_STR, stream.subscribe_token, 0, 255, ""),
     K("stream.ping_s", KEY_INT, stream.ping_s, 0, 3600, "30"),
     K("stream.timeout_s", KEY_INT, stream.timeout_s, 1, 3600, "10"),
-    K("stream.flush_ms", KEY_INT, stream.flush_ms, 0, 1000, "0"),
     K("plot.gnuplot", KEY_STR, plot.gnuplot, 1, 255, "/usr/bin/gnuplot"),
     K("plot.max_procs", KEY_INT, plot.max_procs, 1, 64, "2"),
     K("plot.timeout_ms", KEY_INT, plot.timeout_ms, 100, 600000, "5000"),

@@ -19,16 +19,6 @@
  * An encoded message is reference-counted and queued on each subscriber's
  * connection; lws writes one message per WRITEABLE.
  *
- * The flush tick (stream.flush_ms, 0 = off): a connection asks for
- * WRITEABLE for its live averages at most once per tick.  A point that
- * comes more than a tick after the connection's last ask goes out at
- * once; one that comes sooner waits for the tick, with whatever else
- * arrives meanwhile, and they travel in one frame.  Each frame is a
- * send() and most of a message's cost, so a fast series costs one
- * send() per tick per subscriber rather than one per point, for at most
- * a tick of latency; a series slower than one point a tick is not
- * delayed at all.
- *
  * A slow reader: each connection queues at most stream.queue_max live
  * messages.  When a new one arrives at a full queue the oldest is dropped
  * (a newer average supersedes it) and counted; the next message written
@@ -120,13 +110,6 @@ struct ws_conn {
     struct sub *subs;
     int nsubs;
 
-    /* The flush tick: when WRITEABLE was last asked for live averages,
-     * and the list of connections that wait for the tick to ask. */
-    lws_usec_t asked_at;
-    int asked;              /* WRITEABLE asked for and not yet called */
-    int waiting;
-    struct ws_conn *wait_next, **wait_prev;
-
     struct msg **queue;     /* live averages, a ring of queue_cap */
     size_t q_head, q_len, q_cap;
     uint64_t dropped;       /* since the last message written */
@@ -140,14 +123,6 @@ struct ws_conn {
     int may_publish;        /* see ws_ingest.c */
 };
 
-/* What the stream keeps beyond its connections: the flush tick. */
-struct stream_state {
-    struct app *app;
-    struct ws_conn *waiting;    /* connections waiting for the tick */
-    lws_sorted_usec_list_t tick;
-    int tick_armed;
-};
-
 size_t stream_pss_size(void)
 {
     return sizeof(struct ws_conn);
@@ -155,83 +130,13 @@ size_t stream_pss_size(void)
 
 int stream_init(struct app *app)
 {
-    app->stream = calloc(1, sizeof(*app->stream));
-    if (!app->stream)
-        return -1;
-    app->stream->app = app;
+    (void)app;
     return 0;
 }
 
 void stream_free(struct app *app)
 {
-    free(app->stream);
-    app->stream = NULL;
-}
-
-/* Take c off the tick's list.  The tick is cancelled with the last one,
- * so none is left scheduled when the connections close at shutdown,
- * before lws frees the timer list it sits on. */
-static void stop_waiting(struct ws_conn *c)
-{
-    struct stream_state *st = c->app->stream;
-
-    if (!c->waiting)
-        return;
-    *c->wait_prev = c->wait_next;
-    if (c->wait_next)
-        c->wait_next->wait_prev = c->wait_prev;
-    c->waiting = 0;
-    if (!st->waiting && st->tick_armed) {
-        lws_sul_cancel(&st->tick);
-        st->tick_armed = 0;
-    }
-}
-
-/* The tick: every waiting connection asks for WRITEABLE now and writes
- * what gathered, in one frame. */
-static void on_tick(lws_sorted_usec_list_t *sul)
-{
-    struct stream_state *st = lws_container_of(sul, struct stream_state,
-                                               tick);
-    lws_usec_t now = lws_now_usecs();
-
-    st->tick_armed = 0;
-    while (st->waiting) {
-        struct ws_conn *c = st->waiting;
-
-        stop_waiting(c);
-        c->asked_at = now;
-        c->asked = 1;
-        lws_callback_on_writable(c->wsi);
-    }
-}
-
-/* Live averages are queued on c: ask for WRITEABLE now, or, within a
- * tick of the last ask, leave it to the tick. */
-static void want_write(struct ws_conn *c, lws_usec_t now)
-{
-    struct stream_state *st = c->app->stream;
-    lws_usec_t tick = (lws_usec_t)c->app->cfg.stream.flush_ms * 1000;
-
-    if (c->asked || c->waiting)
-        return;     /* the coming WRITEABLE takes this one too */
-    if (!tick || now - c->asked_at >= tick) {
-        c->asked_at = now;
-        c->asked = 1;
-        lws_callback_on_writable(c->wsi);
-        return;
-    }
-    c->waiting = 1;
-    c->wait_next = st->waiting;
-    c->wait_prev = &st->waiting;
-    if (st->waiting)
-        st->waiting->wait_prev = &c->wait_next;
-    st->waiting = c;
-    if (!st->tick_armed) {
-        st->tick_armed = 1;
-        lws_sul_schedule(c->app->ctx, 0, &st->tick, on_tick,
-                         c->asked_at + tick - now);
-    }
+    (void)app;
 }
 
 /* ---- messages --------------------------------------------------------- */
@@ -325,7 +230,7 @@ static int make_room(struct ws_conn *c)
     return 0;
 }
 
-static void queue_live(struct ws_conn *c, struct msg *m, lws_usec_t now)
+static void queue_live(struct ws_conn *c, struct msg *m)
 {
     if (make_room(c) < 0) {
         c->dropped++;
@@ -335,7 +240,7 @@ static void queue_live(struct ws_conn *c, struct msg *m, lws_usec_t now)
     m->refs++;
     c->queue[(c->q_head + c->q_len) % c->q_cap] = m;
     c->q_len++;
-    want_write(c, now);
+    lws_callback_on_writable(c->wsi);
 }
 
 /* ---- averages --------------------------------------------------------- */
@@ -429,7 +334,6 @@ static struct json_object *stats_message(const struct watch *wt,
 static void send_to_subs(struct watch *wt, struct json_object *o)
 {
     struct msg *m = msg_from_json(o);
-    lws_usec_t now = lws_now_usecs();
     struct sub *sb;
 
     if (!m) {
@@ -437,7 +341,7 @@ static void send_to_subs(struct watch *wt, struct json_object *o)
         return;
     }
     for (sb = wt->subs; sb; sb = sb->watch_next)
-        queue_live(sb->conn, m, now);
+        queue_live(sb->conn, m);
     msg_unref(m);
 }
 
@@ -1095,7 +999,6 @@ static int write_next(struct ws_conn *c)
     struct msg *m;
     int rc;
 
-    c->asked = 0;
     if (c->replies) {
         m = c->replies;
         c->replies = m->next;
@@ -1119,10 +1022,8 @@ static int write_next(struct ws_conn *c)
     c->app->m.ws_pushed++;
 
 more:
-    if (c->replies || c->q_len) {
-        c->asked = 1;
+    if (c->replies || c->q_len)
         lws_callback_on_writable(c->wsi);
-    }
     return 0;
 }
 
@@ -1130,7 +1031,6 @@ static void conn_close(struct ws_conn *c)
 {
     struct msg *m, *next;
 
-    stop_waiting(c);
     while (c->subs)
         drop_sub(c, c->subs);
     while (c->q_len) {

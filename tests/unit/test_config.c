@@ -135,22 +135,6 @@ static void overrides_are_strict(void **state)
                      -1);
 }
 
-static void flush_tick_key(void **state)
-{
-    struct config cfg;
-    char err[512];
-
-    (void)state;
-    config_defaults(&cfg);
-    assert_int_equal(cfg.stream.flush_ms, 0);
-    assert_int_equal(config_set(&cfg, "stream.flush_ms=5", err, 512), 0);
-    assert_int_equal(cfg.stream.flush_ms, 5);
-    assert_int_equal(config_set(&cfg, "stream.flush_ms=1000", err, 512), 0);
-    assert_int_equal(config_set(&cfg, "stream.flush_ms=1001", err, 512), -1);
-    assert_non_null(strstr(err, "stream.flush_ms"));
-    assert_int_equal(config_set(&cfg, "stream.flush_ms=-1", err, 512), -1);
-}
-
 static void cross_checks(void **state)
 {
     struct config cfg;
@@ -179,7 +163,6 @@ int main(void)
         cmocka_unit_test(unknown_key_is_named),
         cmocka_unit_test(wrong_type_and_range_are_named),
         cmocka_unit_test(overrides_are_strict),
-        cmocka_unit_test(flush_tick_key),
         cmocka_unit_test(cross_checks),
     };
 
