@@ -13,4 +13,8 @@
  * TCP, or a kernel before Linux 4.1). */
 int sock_bytes_read(int fd, uint64_t *n);
 
+/* The payload bytes received on fd so far, read or not (one system call;
+ * never less than sock_bytes_read()).  Returns 0, or -1 as above. */
+int sock_bytes_received(int fd, uint64_t *n);
+
 #endif

@@ -105,12 +105,18 @@ void http_answer_error(struct http_pss *pss, int status, const char *msg)
     answer_json(pss, status, o);
 }
 
+static int reads_received(struct lws *wsi, uint64_t *n);
+static int complete_transaction(struct lws *wsi, const uint64_t *received);
+
 /* Write the queued answer: from WRITEABLE one piece at a time, or, with
  * `now`, all of it at once (lws keeps what the socket does not take).
  * Returns what the callback must return. */
 static int write_answer(struct http_pss *pss, int now)
 {
     struct lws *wsi = pss->wsi;
+    uint64_t received;
+    /* Counted before this call writes: see complete_transaction(). */
+    int counted = !pss->close_after && !reads_received(wsi, &received);
 
     if (!pss->headers_sent) {
         unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE;
@@ -158,7 +164,7 @@ static int write_answer(struct http_pss *pss, int now)
     if (pss->close_after)
         return -1;
     http_pss_reset(pss);
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    return complete_transaction(wsi, counted ? &received : NULL) ? -1 : 0;
 }
 
 /*
@@ -216,17 +222,20 @@ static int answer_now(struct http_pss *pss)
  *
  * lws also binds between FILTER_HTTP_CONNECTION and LWS_CALLBACK_HTTP (or
  * a file mount's FILE_COMPLETION), to route the request; nothing is read
- * there, so those binds are skipped (the count costs three system calls).
- * If a transaction ends with no bind seen after its dispatch, the next
- * request is treated as buffered: refused if it has a body, never read
- * wrongly.
+ * there, so those binds are skipped.  If a transaction ends with no bind
+ * seen after its dispatch, the next request is treated as buffered:
+ * refused if it has a body, never read wrongly.  The count costs three
+ * system calls, or one for an answer written here (complete_transaction);
+ * counting high is always the safe side.
  */
 struct conn_reads {
     uint64_t at_bind;       /* bytes read at the last transaction's end */
     unsigned requests;      /* FILTER_HTTP_CONNECTIONs seen */
     unsigned noted_at;      /* requests when at_bind was noted */
+    uint64_t received;      /* see complete_transaction() */
     unsigned char dispatching;  /* between FILTER and HTTP/FILE_COMPLETION */
     unsigned char unknown;      /* the kernel could not count */
+    unsigned char completing;   /* in complete_transaction(), received set */
 };
 
 /* Indexed by socket descriptor, set up in FILTER_NETWORK_CONNECTION. */
@@ -277,9 +286,48 @@ static void reads_transaction_end(struct lws *wsi)
 
     if (!c || c->dispatching || c->unknown)
         return;
-    if (sock_bytes_read(lws_get_socket_fd(wsi), &c->at_bind) < 0)
+    if (c->completing)
+        c->at_bind = c->received;
+    else if (sock_bytes_read(lws_get_socket_fd(wsi), &c->at_bind) < 0)
         c->unknown = 1;
     c->noted_at = c->requests;
+}
+
+/* Bytes received so far on an HTTP/1 connection's socket; -1 elsewhere. */
+static int reads_received(struct lws *wsi, uint64_t *n)
+{
+    struct conn_reads *c = reads_of(wsi);
+
+    if (!c || c->unknown)
+        return -1;
+    return sock_bytes_received(lws_get_socket_fd(wsi), n);
+}
+
+/*
+ * lws_http_transaction_completed() for an answer write_answer() has just
+ * written whole, with what the socket had received before that write
+ * began (or NULL).  Until then a client that waits for each answer can
+ * have sent nothing more, so all it sent was read: bytes received is bytes
+ * read, and one system call stands for the three of sock_bytes_read().
+ * A client that sent more (pipelining) makes it count high, which only
+ * makes its next request with a body look buffered.  Used when the bind
+ * comes inside this call; a completion lws defers (the answer not yet all
+ * on the socket) counts at its own bind.
+ */
+static int complete_transaction(struct lws *wsi, const uint64_t *received)
+{
+    struct conn_reads *c = received ? reads_of(wsi) : NULL;
+    int n;
+
+    if (c) {
+        c->received = *received;
+        c->completing = 1;
+    }
+    n = lws_http_transaction_completed(wsi);
+    c = reads_of(wsi);
+    if (c)
+        c->completing = 0;
+    return n;
 }
 
 /* FILTER_HTTP_CONNECTION: a request's head is in.  For a request with a
@@ -299,7 +347,7 @@ static int reads_request_buffered(struct lws *wsi, int has_body)
     if (has_body && c->requests)
         buffered = c->unknown || c->noted_at != c->requests ||
                    sock_bytes_read(lws_get_socket_fd(wsi), &now) < 0 ||
-                   now - c->at_bind < 2;
+                   now < c->at_bind + 2;   /* at_bind may count high */
     c->requests++;
     c->dispatching = 1;
     return buffered;

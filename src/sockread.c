@@ -29,6 +29,11 @@ static int bytes_received(int fd, uint64_t *n)
     return 0;
 }
 
+int sock_bytes_received(int fd, uint64_t *n)
+{
+    return bytes_received(fd, n);
+}
+
 int sock_bytes_read(int fd, uint64_t *n)
 {
     int tries;
