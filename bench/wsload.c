@@ -18,8 +18,9 @@
  * delay by slowing the feeder down.
  *
  * -P pipelines the whole feed on one connection instead, a second thread
- * draining the answers.  streamavg 0.1.0 stops answering and spins when
- * two POSTs arrive in one read (bench/README.md); -P reproduces it.
+ * draining the answers.  streamavg 0.1.0 stopped answering and spun when
+ * two POSTs arrived in one read (bench/README.md); it now refuses the
+ * second with 400 and closes, which -P shows.
  *
  * Output, one "key value" per line on stdout, so the driver can parse it;
  * "READY", "FEED_START" and "FEED_END" lines let the driver sample the
@@ -392,8 +393,9 @@ static void *feed_conn_main(void *arg)
         }
         __atomic_add_fetch(&feed_answers, 1, __ATOMIC_RELAXED);
         if (rc == 1) {
-            /* The server closes after each POST: a new connection for
-             * the next point, as any HTTP/1.1 client does. */
+            /* The server closes the connection (it did after every
+             * POST before): a new one for the next point, as any
+             * HTTP/1.1 client does. */
             close(fd);
             fd = feed_fds[t] = open_feed();
             if (fd < 0) {

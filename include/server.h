@@ -10,8 +10,10 @@
 #include "app.h"
 #include "influx.h"
 
-/* One HTTP connection's state; lws keeps it for the whole keep-alive
- * connection, so each request starts with http_pss_reset(). */
+/* One HTTP request's state.  lws 4.1 frees it and allocates a new one
+ * (zeroed) whenever it binds the connection's protocol, at least once per
+ * transaction; each request still starts with http_pss_reset().  What
+ * must outlive a transaction lives elsewhere (http_api.c, conn_reads). */
 struct http_pss {
     struct lws *wsi;
     struct app *app;

@@ -4,10 +4,12 @@
  * served by lws's own file mounts (server.c).
  *
  * Every request gets exactly one answer, queued with http_answer() and
- * written from WRITEABLE in pieces of at most WRITE_CHUNK bytes.
+ * written in pieces of at most WRITE_CHUNK bytes, the first together with
+ * the headers.
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +24,12 @@
 #include "jsonfmt.h"
 #include "params.h"
 #include "server.h"
+#include "sockread.h"
 #include "stream.h"
 
 #define WRITE_CHUNK 16384
+/* Room for an answer's headers: status line, type, length, two more. */
+#define HEADER_ROOM 1024
 #define MAX_REPORTED_ERRORS 10
 #define BODY_TIMEOUT_S 60
 #define VERSION_STRING "0.1.0"
@@ -103,16 +108,30 @@ void http_answer_error(struct http_pss *pss, int status, const char *msg)
     answer_json(pss, status, o);
 }
 
+static int reads_received(struct lws *wsi, uint64_t *n);
+static int complete_transaction(struct lws *wsi, const uint64_t *received);
+
 /* Write the queued answer: from WRITEABLE one piece at a time, or, with
  * `now`, all of it at once (lws keeps what the socket does not take).
- * Returns what the callback must return. */
+ * On HTTP/1 the headers and the first WRITE_CHUNK bytes of the body go
+ * out in one write, so a small answer is one send() and one TCP segment;
+ * lws 4.1 counts nothing per write on HTTP/1 (no content-length
+ * bookkeeping), so the combined write is just bytes to it.  HTTP/2 needs
+ * its headers as their own HEADERS frame.  Returns what the callback
+ * must return. */
 static int write_answer(struct http_pss *pss, int now)
 {
     struct lws *wsi = pss->wsi;
+    uint64_t received;
+    /* Counted before this call writes: see complete_transaction(). */
+    int counted = !pss->close_after && !reads_received(wsi, &received);
 
     if (!pss->headers_sent) {
-        unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE;
-        unsigned char *p = start, *end = hdr + sizeof(hdr) - 1;
+        unsigned char buf[LWS_PRE + HEADER_ROOM + WRITE_CHUNK];
+        unsigned char *start = buf + LWS_PRE, *p = start;
+        unsigned char *end = start + HEADER_ROOM - 1;
+        size_t n = pss->out_len < WRITE_CHUNK ? pss->out_len : WRITE_CHUNK;
+        int last = n == pss->out_len;
 
         if (lws_add_http_common_headers(wsi, (unsigned)pss->status,
                                         pss->content_type, pss->out_len,
@@ -123,13 +142,31 @@ static int write_answer(struct http_pss *pss, int now)
             (pss->close_after &&
              lws_add_http_header_by_name(wsi,
                     (const unsigned char *)"connection:",
-                    (const unsigned char *)"close", 5, &p, end)) ||
-            lws_finalize_write_http_header(wsi, start, &p, end))
+                    (const unsigned char *)"close", 5, &p, end)))
             return -1;
-        pss->headers_sent = 1;
-        if (pss->out_len && !now) {
-            lws_callback_on_writable(wsi);
-            return 0;
+        if (lws_get_network_wsi(wsi) != wsi) {
+            if (lws_finalize_write_http_header(wsi, start, &p, end))
+                return -1;
+            pss->headers_sent = 1;
+            if (pss->out_len && !now) {
+                lws_callback_on_writable(wsi);
+                return 0;
+            }
+        } else {
+            if (lws_finalize_http_header(wsi, &p, end))
+                return -1;
+            memcpy(p, pss->out, n);
+            p += n;
+            if (lws_write(wsi, start, (size_t)(p - start),
+                          last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
+                (int)(p - start))
+                return -1;
+            pss->headers_sent = 1;
+            pss->out_off = n;
+            if (!last && !now) {
+                lws_callback_on_writable(wsi);
+                return 0;
+            }
         }
     }
 
@@ -156,16 +193,17 @@ static int write_answer(struct http_pss *pss, int now)
     if (pss->close_after)
         return -1;
     http_pss_reset(pss);
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    return complete_transaction(wsi, counted ? &received : NULL) ? -1 : 0;
 }
 
 /*
  * An answer that is ready when the request callback returns goes out at
- * once on HTTP/1: a loop turn sooner, and, after a POST body, it must.
- * lws 4.1 keeps an HTTP/1 connection in its body state until the
- * transaction completes, and with a pipelined request already buffered
- * behind the body it calls BODY_COMPLETION over and over, never reaching
- * WRITEABLE.  HTTP/2 streams keep to WRITEABLE, one write each.
+ * once on HTTP/1, the transaction completed there and then: a loop turn
+ * sooner, and, after a POST body, it must.  lws 4.1 keeps an HTTP/1
+ * connection in its body state until the transaction completes, and with
+ * more input already buffered behind the body it calls BODY_COMPLETION
+ * again on each loop turn until WRITEABLE comes.  HTTP/2 streams keep to
+ * WRITEABLE, one write each.
  */
 static int answer_now(struct http_pss *pss)
 {
@@ -174,32 +212,206 @@ static int answer_now(struct http_pss *pss)
     return write_answer(pss, 1);
 }
 
-/* lws 4.1 hands a POST pipelined behind another request its own request
- * line as the body: recognise that rather than parse it as points. */
-static int body_is_a_request(const struct http_pss *pss)
-{
-    static const char *const methods[] = {"POST /", "PUT /", "GET /",
-                                          "PATCH /", "DELETE /"};
-    size_t i;
+/* ---- requests with a body pipelined behind another ---------------------- */
 
-    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-        if (pss->body_len >= strlen(methods[i]) &&
-            !memcmp(pss->body, methods[i], strlen(methods[i])))
-            return 1;
+/*
+ * lws 4.1.6 cannot read the body of an HTTP/1 request whose head it took
+ * from input it had already buffered, that is, a request pipelined behind
+ * another one in the same read.  When LWS_CALLBACK_HTTP returns 0 for a
+ * request with a body, lws_http_action() (roles/http/server/server.c)
+ * hands the connection's buffered input (wsi->buflist) to lws_read_h1()
+ * as the body; but lws_h1_server_socket_service() (roles/h1/ops-h1.c),
+ * which is parsing that same buffered segment, only marks the request's
+ * head as used after lws_read_h1() returns.  So the "body" is the
+ * request's own head, and then:
+ *  - if the callback returns 0, the loop in lws_http_action() calls
+ *    BODY_COMPLETION for ever without consuming anything (100% CPU, the
+ *    whole server stops answering);
+ *  - if it returns nonzero to get out, the inner lws_read_h1() closes and
+ *    frees the wsi, and the outer lws_read_h1() reads the freed wsi and
+ *    closes it again (valgrind: invalid reads in lws_read_h1 and
+ *    __lws_close_free_wsi);
+ *  - if the body is longer than what is buffered, the inner call frees
+ *    the buffered segment and the outer one goes on reading it.
+ * Whatever the callbacks return after that is wrong.  Only a nonzero
+ * return from FILTER_HTTP_CONNECTION or LWS_CALLBACK_HTTP keeps lws out
+ * of that loop (it then closes the connection once, cleanly), and lws has
+ * no call that says whether a request came from its buffer.
+ *
+ * The socket says it.  lws reads from an HTTP/1 socket only when nothing
+ * is buffered, and every HTTP/1 transaction that keeps the connection
+ * ends in lws_http_transaction_completed(), which rebinds the protocol:
+ * HTTP_BIND_PROTOCOL here, whoever completed it (this file, a file mount,
+ * lws itself).  So the bytes read from the socket are noted at that bind,
+ * and a request whose head arrives with no read from the socket since
+ * came out of lws's buffer: if it has a body it is refused and the
+ * connection closed.  The first request on a connection always comes
+ * from a read.  A FIN counts as one byte in the kernel's counters, so a
+ * read means at least two bytes.
+ *
+ * lws also binds between FILTER_HTTP_CONNECTION and LWS_CALLBACK_HTTP (or
+ * a file mount's FILE_COMPLETION), to route the request; nothing is read
+ * there, so those binds are skipped.  If a transaction ends with no bind
+ * seen after its dispatch, the next request is treated as buffered:
+ * refused if it has a body, never read wrongly.  The count costs three
+ * system calls, or one for an answer written here (complete_transaction);
+ * counting high is always the safe side.
+ */
+struct conn_reads {
+    uint64_t at_bind;       /* bytes read at the last transaction's end */
+    unsigned requests;      /* FILTER_HTTP_CONNECTIONs seen */
+    unsigned noted_at;      /* requests when at_bind was noted */
+    uint64_t received;      /* see complete_transaction() */
+    unsigned char dispatching;  /* between FILTER and HTTP/FILE_COMPLETION */
+    unsigned char unknown;      /* the kernel could not count */
+    unsigned char completing;   /* in complete_transaction(), received set */
+};
+
+/* Indexed by socket descriptor, set up in FILTER_NETWORK_CONNECTION. */
+static struct conn_reads *conn_reads;
+static size_t conn_reads_len;
+
+static struct conn_reads *reads_of(struct lws *wsi)
+{
+    int fd = lws_get_socket_fd(wsi);
+
+    if (lws_get_network_wsi(wsi) != wsi || fd < 0 ||
+        (size_t)fd >= conn_reads_len)
+        return NULL;
+    return &conn_reads[fd];
+}
+
+/* A new connection on fd.  Urgent data is read inline: otherwise the
+ * kernel's count of queued bytes stops at it and the count of bytes read
+ * comes out too high.  Returns -1 when out of memory. */
+static int reads_new_connection(int fd)
+{
+    int one = 1;
+
+    if (fd < 0)
+        return -1;
+    if ((size_t)fd >= conn_reads_len) {
+        size_t n = conn_reads_len ? conn_reads_len : 1024;
+        struct conn_reads *t;
+
+        while (n <= (size_t)fd)
+            n *= 2;
+        t = realloc(conn_reads, n * sizeof(*t));
+        if (!t)
+            return -1;
+        conn_reads = t;
+        conn_reads_len = n;
+    }
+    memset(&conn_reads[fd], 0, sizeof(conn_reads[fd]));
+    if (setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)) < 0)
+        conn_reads[fd].unknown = 1;
     return 0;
 }
 
-/* The answer to a request body, on HTTP/1: written at once, and the
- * connection closed (the answer says "connection: close").  Completing the
- * transaction from inside BODY_COMPLETION makes lws 4.1 misread a
- * pipelined request buffered behind the body, and waiting for WRITEABLE
- * never gets there (see answer_now), so a client that pipelines sends
- * its next request again on a new connection, as HTTP/1.1 provides. */
-static int answer_body_now(struct http_pss *pss)
+/* HTTP_BIND_PROTOCOL: outside a dispatch, a transaction has just ended. */
+static void reads_transaction_end(struct lws *wsi)
 {
-    if (pss->answering && lws_get_network_wsi(pss->wsi) == pss->wsi)
-        pss->close_after = 1;
-    return answer_now(pss);
+    struct conn_reads *c = reads_of(wsi);
+
+    if (!c || c->dispatching || c->unknown)
+        return;
+    if (c->completing)
+        c->at_bind = c->received;
+    else if (sock_bytes_read(lws_get_socket_fd(wsi), &c->at_bind) < 0)
+        c->unknown = 1;
+    c->noted_at = c->requests;
+}
+
+/* Bytes received so far on an HTTP/1 connection's socket; -1 elsewhere. */
+static int reads_received(struct lws *wsi, uint64_t *n)
+{
+    struct conn_reads *c = reads_of(wsi);
+
+    if (!c || c->unknown)
+        return -1;
+    return sock_bytes_received(lws_get_socket_fd(wsi), n);
+}
+
+/*
+ * lws_http_transaction_completed() for an answer write_answer() has just
+ * written whole, with what the socket had received before that write
+ * began (or NULL).  Until then a client that waits for each answer can
+ * have sent nothing more, so all it sent was read: bytes received is bytes
+ * read, and one system call stands for the three of sock_bytes_read().
+ * A client that sent more (pipelining) makes it count high, which only
+ * makes its next request with a body look buffered.  Used when the bind
+ * comes inside this call; a completion lws defers (the answer not yet all
+ * on the socket) counts at its own bind.
+ */
+static int complete_transaction(struct lws *wsi, const uint64_t *received)
+{
+    struct conn_reads *c = received ? reads_of(wsi) : NULL;
+    int n;
+
+    if (c) {
+        c->received = *received;
+        c->completing = 1;
+    }
+    n = lws_http_transaction_completed(wsi);
+    c = reads_of(wsi);
+    if (c)
+        c->completing = 0;
+    return n;
+}
+
+/* FILTER_HTTP_CONNECTION: a request's head is in.  For a request with a
+ * body, returns whether it came out of lws's buffer rather than a read
+ * from the socket since the previous transaction ended (when that cannot
+ * be told: yes).  0 for a request without a body. */
+static int reads_request_buffered(struct lws *wsi, int has_body)
+{
+    struct conn_reads *c = reads_of(wsi);
+    uint64_t now;
+    int buffered = 0;
+
+    if (lws_get_network_wsi(wsi) != wsi)
+        return 0;   /* HTTP/2: a stream's buffered input is its body */
+    if (!c)
+        return has_body;
+    if (has_body && c->requests)
+        buffered = c->unknown || c->noted_at != c->requests ||
+                   sock_bytes_read(lws_get_socket_fd(wsi), &now) < 0 ||
+                   now < c->at_bind + 2;   /* at_bind may count high */
+    c->requests++;
+    c->dispatching = 1;
+    return buffered;
+}
+
+/* LWS_CALLBACK_HTTP or FILE_COMPLETION: the request is dispatched. */
+static void reads_dispatched(struct lws *wsi)
+{
+    struct conn_reads *c = reads_of(wsi);
+
+    if (c)
+        c->dispatching = 0;
+}
+
+static int method_is(struct lws *wsi, enum lws_token_indexes tok)
+{
+    return lws_hdr_total_length(wsi, tok) > 0;
+}
+
+/* Whether lws will read a body for this request, decided as
+ * lws_http_action() does: POST, PUT and PATCH have one (of 100 MB!)
+ * unless a Content-Length says otherwise; other methods have one when a
+ * Content-Length says so. */
+static int body_declared(struct lws *wsi)
+{
+    char clen[32];
+    long long n = method_is(wsi, WSI_TOKEN_POST_URI) ||
+                  method_is(wsi, WSI_TOKEN_PUT_URI) ||
+                  method_is(wsi, WSI_TOKEN_PATCH_URI);
+
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) &&
+        lws_hdr_copy(wsi, clen, sizeof(clen) - 1,
+                     WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+        n = atoll(clen);
+    return n > 0;
 }
 
 /* ---- parameters ------------------------------------------------------- */
@@ -305,25 +517,26 @@ int http_query_window(struct http_pss *pss, long *points, double *seconds)
 
 /* ---- GET endpoints ---------------------------------------------------- */
 
+/* The answer is four fields, so it is written with one snprintf rather
+ * than built as a json-c tree: the tree, its serialisation and their
+ * mallocs were most of the user-space cost of a request.  The series
+ * name and the duration need no escaping: both were checked to hold only
+ * [A-Za-z0-9._:-] (a duration: digits and a unit). */
 static void get_average(struct http_pss *pss)
 {
-    struct json_object *o;
     struct window_agg agg;
     struct series *s;
-    char name[300], dur[64];
+    char name[300], dur[64], avg[32], body[512];
     double seconds;
     long points;
+    int n;
 
     s = http_query_series(pss, name, sizeof(name));
     if (!s || http_query_window(pss, &points, &seconds) < 0)
         return;
 
-    o = json_object_new_object();
-    json_object_object_add(o, "series", json_object_new_string(s->name));
     if (points) {
         window_last(&s->ring, (size_t)points, &agg);
-        json_object_object_add(o, "window_size",
-                               json_object_new_int64(points));
     } else {
         size_t first = 0;
 
@@ -332,14 +545,24 @@ static void get_average(struct http_pss *pss)
                     window_ts_at(&s->ring, s->ring.len - 1) - seconds);
         window_range(&s->ring, first, s->ring.len - 1, &agg);
         server_query_arg(pss->wsi, "window", dur, sizeof(dur));
-        json_object_object_add(o, "window", json_object_new_string(dur));
     }
-    json_object_object_add(o, "count",
-                           json_object_new_int64((int64_t)agg.count));
-    json_object_object_add(o, "average",
-                           agg.count ? jsonfmt_number(window_agg_mean(&agg))
-                                     : NULL);
-    answer_json(pss, 200, o);
+    if (agg.count)
+        jsonfmt_number_text(avg, sizeof(avg), window_agg_mean(&agg));
+    else
+        strcpy(avg, "null");
+    if (points)
+        n = snprintf(body, sizeof(body), "{\"series\":\"%s\",\"window_size\""
+                     ":%ld,\"count\":%llu,\"average\":%s}", s->name, points,
+                     (unsigned long long)agg.count, avg);
+    else
+        n = snprintf(body, sizeof(body), "{\"series\":\"%s\",\"window\":"
+                     "\"%s\",\"count\":%llu,\"average\":%s}", s->name, dur,
+                     (unsigned long long)agg.count, avg);
+    if (n < 0 || (size_t)n >= sizeof(body)) {
+        http_answer_error(pss, 500, "the answer did not fit its buffer");
+        return;
+    }
+    http_answer(pss, 200, JSON_TYPE, body, (size_t)n);
 }
 
 static void get_series(struct http_pss *pss)
@@ -837,11 +1060,6 @@ static int add_body(struct http_pss *pss, const char *in, size_t len)
 
 /* ---- dispatch --------------------------------------------------------- */
 
-static int method_is(struct lws *wsi, enum lws_token_indexes tok)
-{
-    return lws_hdr_total_length(wsi, tok) > 0;
-}
-
 /* The request's path, whatever its method.  `in` of LWS_CALLBACK_HTTP is
  * the path below the mount point, and the mount points are the endpoints
  * themselves, so the full path comes from the method's URI token. */
@@ -940,6 +1158,25 @@ static int connection_over_limit(struct app *app, int fd)
     return 1;
 }
 
+/* A request with a body pipelined behind another one (see "requests with
+ * a body pipelined behind another"): answer 400 and close, before lws
+ * tries to read the body. */
+static int refuse_pipelined_body(struct http_pss *pss, struct lws *wsi)
+{
+    http_pss_reset(pss);
+    pss->wsi = wsi;
+    pss->app = server_app(wsi);
+    pss->in_flight = 1;
+    pss->app->m.http_in_flight++;
+    pss->app->m.http_requests++;
+    pss->close_after = 1;
+    http_answer_error(pss, 400, "a request with a body pipelined behind "
+                      "another request on one connection is not read; "
+                      "send it after the previous answer, or on a new "
+                      "connection");
+    return answer_now(pss);
+}
+
 int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
                       void *user, void *in, size_t len)
 {
@@ -956,9 +1193,29 @@ int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
         return 0;
 
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-        return connection_over_limit(server_app(wsi), (int)(intptr_t)in);
+        if (connection_over_limit(server_app(wsi), (int)(intptr_t)in))
+            return 1;
+        return reads_new_connection((int)(intptr_t)in) < 0;
+
+    case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
+        /* Also where every kept HTTP/1 transaction ends. */
+        reads_transaction_end(wsi);
+        break;
+
+    case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+        /* Before lws binds the request to its mount: the one point every
+         * HTTP request passes where a nonzero return still keeps lws
+         * from reading a body. */
+        if (reads_request_buffered(wsi, body_declared(wsi)))
+            return refuse_pipelined_body(pss, wsi);
+        return 0;
+
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+        reads_dispatched(wsi);
+        break;
 
     case LWS_CALLBACK_HTTP:
+        reads_dispatched(wsi);
         http_pss_reset(pss);
         pss->wsi = wsi;
         pss->app = server_app(wsi);
@@ -972,6 +1229,10 @@ int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
 
         request_path(wsi, path, sizeof(path));
         route(pss, path);
+        /* A body lws would go on reading (up to 100 MB for a POST with
+         * no Content-Length) and nobody wants: close after the answer. */
+        if (!pss->is_ingest && body_declared(wsi))
+            pss->close_after = 1;
         return answer_now(pss);
 
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
@@ -985,20 +1246,14 @@ int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
         return 0;
 
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (!pss->is_ingest)
+            return 0;   /* answered already (an empty body, a refusal) */
         lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-        if (pss->is_ingest && !pss->answering && body_is_a_request(pss)) {
-            /* lws 4.1 hands a POST pipelined behind another request the
-             * wrong bytes as its body: its own request line.  Say so
-             * rather than parse them. */
-            http_answer_error(pss, 400, "a POST pipelined behind another "
-                              "request on one connection cannot be read; "
-                              "send it after the previous answer");
-        }
-        if (pss->is_ingest && !pss->answering && pss->is_write)
+        if (!pss->answering && pss->is_write)
             http_write_finish(pss);
-        else if (pss->is_ingest && !pss->answering)
+        else if (!pss->answering)
             finish_ingest(pss);
-        return answer_body_now(pss);
+        return answer_now(pss);
 
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (!pss || !pss->answering)
@@ -1013,6 +1268,12 @@ int callback_http_api(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         http_plot_collect(server_app(wsi));
         return 0;
+
+    case LWS_CALLBACK_PROTOCOL_DESTROY:
+        free(conn_reads);
+        conn_reads = NULL;
+        conn_reads_len = 0;
+        break;
 
     default:
         break;

