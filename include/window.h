@@ -71,6 +71,12 @@ int window_push(struct window_ring *w, double ts, double value);
 void window_range(const struct window_ring *w, size_t first, size_t last,
                   struct window_agg *out);
 
+/* As window_range without M2 (left 0): the count, sum, minimum and
+ * maximum, bit for bit the same, for a caller that needs no deviation
+ * (a plot's averages and band) and less work. */
+void window_range_mean(const struct window_ring *w, size_t first,
+                       size_t last, struct window_agg *out);
+
 /* Aggregate of the newest `n` points (fewer when fewer are retained). */
 void window_last(const struct window_ring *w, size_t n,
                  struct window_agg *out);

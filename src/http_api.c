@@ -535,17 +535,19 @@ static void get_average(struct http_pss *pss)
     if (!s || http_query_window(pss, &points, &seconds) < 0)
         return;
 
-    if (points) {
-        window_last(&s->ring, (size_t)points, &agg);
-    } else {
-        size_t first = 0;
+    /* The average needs no deviation: the tree's M2 is left out. */
+    if (s->ring.len) {
+        size_t last = s->ring.len - 1;
 
-        if (s->ring.len)
-            first = window_first_after(&s->ring,
-                    window_ts_at(&s->ring, s->ring.len - 1) - seconds);
-        window_range(&s->ring, first, s->ring.len - 1, &agg);
-        server_query_arg(pss->wsi, "window", dur, sizeof(dur));
+        window_range_mean(&s->ring,
+                          window_first_of(&s->ring, last, (size_t)points,
+                                          seconds),
+                          last, &agg);
+    } else {
+        window_range_mean(&s->ring, 1, 0, &agg);
     }
+    if (!points)
+        server_query_arg(pss->wsi, "window", dur, sizeof(dur));
     if (agg.count)
         jsonfmt_number_text(avg, sizeof(avg), window_agg_mean(&agg));
     else

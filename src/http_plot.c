@@ -206,7 +206,7 @@ static void fill_line(struct plot_line *l, const struct window_ring *w,
                                       ask->seconds);
         struct window_agg agg;
 
-        window_range(w, from, last, &agg);
+        window_range_mean(w, from, last, &agg);
         l->x[i] = window_ts_at(w, last);
         l->avg[i] = window_agg_mean(&agg);
         if (l->raw)

@@ -270,7 +270,7 @@ static void point_fields(struct json_object *o, const struct window_ring *w,
     size_t from = last + 1 >= window ? last + 1 - window : 0;
     struct window_agg agg;
 
-    window_range(w, from, last, &agg);
+    window_range_mean(w, from, last, &agg);
     raw_fields(o, w, last);
     json_object_object_add(o, "average",
                            jsonfmt_number(window_agg_mean(&agg)));

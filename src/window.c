@@ -77,7 +77,8 @@ static void agg_mean_pair(const struct window_agg *a, double *q, double *r)
  * M2 = M2a + M2b + d^2 * na * nb / n with d the difference of the means,
  * which never subtracts two large sums of squares and so keeps the
  * variance accurate whatever the offset of the values. */
-static void agg_merge(struct window_agg *a, const struct window_agg *b)
+static void merge(struct window_agg *a, const struct window_agg *b,
+                  int spread)
 {
     double s, e, na = (double)a->count, nb = (double)b->count, d;
     double qa, ra, qb, rb;
@@ -88,10 +89,12 @@ static void agg_merge(struct window_agg *a, const struct window_agg *b)
         *a = *b;
         return;
     }
-    agg_mean_pair(a, &qa, &ra);
-    agg_mean_pair(b, &qb, &rb);
-    d = (qb - qa) + (rb - ra);
-    a->m2 += b->m2 + d * d * (na * nb / (na + nb));
+    if (spread) {
+        agg_mean_pair(a, &qa, &ra);
+        agg_mean_pair(b, &qb, &rb);
+        d = (qb - qa) + (rb - ra);
+        a->m2 += b->m2 + d * d * (na * nb / (na + nb));
+    }
 
     two_sum(a->sum_hi, b->sum_hi, &s, &e);
     a->inexact |= b->inexact || may_round(a->sum_lo, b->sum_lo) ||
@@ -106,6 +109,11 @@ static void agg_merge(struct window_agg *a, const struct window_agg *b)
         a->max = b->max;
 }
 
+static void agg_merge(struct window_agg *a, const struct window_agg *b)
+{
+    merge(a, b, 1);
+}
+
 /* The aggregate of the k >= 1 values v[0..k), from scratch.  The sum is
  * the double-double that agg_merge would form adding them one at a time;
  * M2 comes from a second pass over the deviations from the mean pair
@@ -114,7 +122,8 @@ static void agg_merge(struct window_agg *a, const struct window_agg *b)
  * none.  Scans of partial blocks and the sum of a block that just filled
  * both come here, so a leaf and a scan of the same block agree bit for
  * bit. */
-static void agg_of_run(const double *v, size_t k, struct window_agg *a)
+static void agg_of_run(const double *v, size_t k, struct window_agg *a,
+                       int spread)
 {
     double hi = v[0], lo = 0.0, mn = v[0], mx = v[0], q, r, m2 = 0.0;
     size_t i;
@@ -140,7 +149,7 @@ static void agg_of_run(const double *v, size_t k, struct window_agg *a)
     a->max = mx;
     a->m2 = 0.0;
     a->inexact = inexact;
-    if (mn == mx)
+    if (mn == mx || !spread)
         return;                 /* no spread at all, exactly */
     agg_mean_pair(a, &q, &r);
     for (i = 0; i < k; i++) {
@@ -163,7 +172,7 @@ static void complete_block(struct window_ring *w, size_t b)
 {
     size_t node = w->tree_leaves + b;
 
-    agg_of_run(w->val + b * WINDOW_BLOCK, WINDOW_BLOCK, &w->tree[node]);
+    agg_of_run(w->val + b * WINDOW_BLOCK, WINDOW_BLOCK, &w->tree[node], 1);
     for (node >>= 1; node >= 1; node >>= 1) {
         w->tree[node] = w->tree[2 * node];
         agg_merge(&w->tree[node], &w->tree[2 * node + 1]);
@@ -273,17 +282,18 @@ int window_push(struct window_ring *w, double ts, double value)
     return 0;
 }
 
-/* Aggregate of whole blocks [b0, b1] from the tree, bottom-up. */
+/* Aggregate of whole blocks [b0, b1] from the tree, bottom-up.  Without
+ * `spread`, M2 is left out (the sums, extremes and counts are the same). */
 static void blocks_query(const struct window_ring *w, size_t b0, size_t b1,
-                         struct window_agg *out)
+                         struct window_agg *out, int spread)
 {
     size_t lo = b0 + w->tree_leaves, hi = b1 + w->tree_leaves + 1;
 
     while (lo < hi) {
         if (lo & 1)
-            agg_merge(out, &w->tree[lo++]);
+            merge(out, &w->tree[lo++], spread);
         if (hi & 1)
-            agg_merge(out, &w->tree[--hi]);
+            merge(out, &w->tree[--hi], spread);
         lo >>= 1;
         hi >>= 1;
     }
@@ -291,28 +301,28 @@ static void blocks_query(const struct window_ring *w, size_t b0, size_t b1,
 
 /* Fold the points of physical slots [a, b] into out by scanning them. */
 static void scan_slots(const struct window_ring *w, size_t a, size_t b,
-                       struct window_agg *out)
+                       struct window_agg *out, int spread)
 {
     struct window_agg run;
 
-    agg_of_run(w->val + a, b - a + 1, &run);
-    agg_merge(out, &run);
+    agg_of_run(w->val + a, b - a + 1, &run, spread);
+    merge(out, &run, spread);
 }
 
 /* Aggregate of physical slots [a, b], all of them in use. */
 static void slots_query(const struct window_ring *w, size_t a, size_t b,
-                        struct window_agg *out)
+                        struct window_agg *out, int spread)
 {
     size_t ba = a / WINDOW_BLOCK, bb = b / WINDOW_BLOCK;
 
     if (ba == bb || ba + 1 == bb) {
-        scan_slots(w, a, b, out);
+        scan_slots(w, a, b, out, spread);
         return;
     }
 
-    scan_slots(w, a, (ba + 1) * WINDOW_BLOCK - 1, out);
-    blocks_query(w, ba + 1, bb - 1, out);
-    scan_slots(w, bb * WINDOW_BLOCK, b, out);
+    scan_slots(w, a, (ba + 1) * WINDOW_BLOCK - 1, out, spread);
+    blocks_query(w, ba + 1, bb - 1, out, spread);
+    scan_slots(w, bb * WINDOW_BLOCK, b, out, spread);
 }
 
 /*
@@ -324,10 +334,13 @@ static void slots_query(const struct window_ring *w, size_t a, size_t b,
  */
 static int may_have_lost_digits(const struct window_agg *a)
 {
-    double top = fmax(fabs(a->min), fabs(a->max));
+    double top;
 
-    return a->inexact &&
-           fabs(a->sum_hi) < ldexp((double)a->count * top, -43);
+    if (!a->inexact)
+        return 0;
+    top = fabs(a->min) > fabs(a->max) ? fabs(a->min) : fabs(a->max);
+    /* count * 2^-43 first: below 1 for any count, so nothing overflows */
+    return fabs(a->sum_hi) < (double)a->count * 0x1p-43 * top;
 }
 
 static void sum_exactly(const struct window_ring *w, size_t first,
@@ -347,8 +360,8 @@ static void sum_exactly(const struct window_ring *w, size_t first,
     out->sum_lo = rest;
 }
 
-void window_range(const struct window_ring *w, size_t first, size_t last,
-                  struct window_agg *out)
+static void range_query(const struct window_ring *w, size_t first,
+                        size_t last, struct window_agg *out, int spread)
 {
     size_t a, n;
 
@@ -361,13 +374,25 @@ void window_range(const struct window_ring *w, size_t first, size_t last,
     n = last - first + 1;
     a = (w->head + first) % w->cap;
     if (a + n <= w->cap) {
-        slots_query(w, a, a + n - 1, out);
+        slots_query(w, a, a + n - 1, out, spread);
     } else {
-        slots_query(w, a, w->cap - 1, out);
-        slots_query(w, 0, a + n - w->cap - 1, out);
+        slots_query(w, a, w->cap - 1, out, spread);
+        slots_query(w, 0, a + n - w->cap - 1, out, spread);
     }
     if (may_have_lost_digits(out))
         sum_exactly(w, first, last, out);
+}
+
+void window_range(const struct window_ring *w, size_t first, size_t last,
+                  struct window_agg *out)
+{
+    range_query(w, first, last, out, 1);
+}
+
+void window_range_mean(const struct window_ring *w, size_t first,
+                       size_t last, struct window_agg *out)
+{
+    range_query(w, first, last, out, 0);
 }
 
 void window_last(const struct window_ring *w, size_t n,

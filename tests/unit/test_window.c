@@ -364,6 +364,35 @@ static void cancelling_windows_sum_exactly(void **state)
     }
 }
 
+/* window_range_mean is window_range without M2: the same count, sum,
+ * minimum and maximum, bit for bit, over any range. */
+static void mean_range_matches_full_range(void **state)
+{
+    struct window_ring w;
+    struct window_agg a, b;
+    size_t i;
+
+    (void)state;
+    assert_int_equal(window_init(&w, 3000), 0);
+    for (i = 0; i < 7000; i++) {
+        uint64_t x = rnd();
+
+        window_push(&w, (double)i, ldexp((double)(x >> 11),
+                                         (int)(x % 80) - 100));
+    }
+    for (i = 0; i < 5000; i++) {
+        size_t first = rnd() % w.len, last = first + rnd() % (w.len - first);
+
+        window_range(&w, first, last, &a);
+        window_range_mean(&w, first, last, &b);
+        assert_true(a.count == b.count && a.sum_hi == b.sum_hi &&
+                    a.sum_lo == b.sum_lo && a.min == b.min &&
+                    a.max == b.max);
+        assert_true(window_agg_mean(&a) == window_agg_mean(&b));
+    }
+    window_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +406,7 @@ int main(void)
         cmocka_unit_test(window_first_of_both_kinds),
         cmocka_unit_test(empty_ring_answers_nothing),
         cmocka_unit_test(cancelling_windows_sum_exactly),
+        cmocka_unit_test(mean_range_matches_full_range),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
