@@ -24,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Points per block.  32 rather than 16: the tree then costs 3 bytes per
- * slot instead of 6 (a node is 56 bytes, and there are two per block),
+/* Points per block.  32 rather than 16: the tree then costs 3.5 bytes per
+ * slot instead of 7 (a node is 56 bytes, and there are two per block),
  * which with the ring's growth by a quarter keeps a series under 24 bytes
  * per point at any length; a query scans at most 2 x 31 points itself. */
 #define WINDOW_BLOCK 32
