@@ -111,6 +111,8 @@ int http_write_start(struct http_pss *pss)
 struct write_report {
     struct app *app;
     size_t accepted, rejected;
+    size_t line_no;         /* the line being parsed */
+    int storage_status;     /* 507 or 503 once the log refused a point */
     char first_err[INGEST_ERR_MAX + 32];
 };
 
@@ -128,9 +130,22 @@ static int on_point(void *arg, const struct ingest_point *p)
     struct write_report *r = arg;
     char err[INGEST_ERR_MAX];
 
-    if (app_accept_point(r->app, SRC_INFLUX, p->name, p->name_len, p->ts,
-                         p->value, err, sizeof(err)) < 0)
-        note_error(r, 0, err);      /* counted by app_accept_point */
+    int rc;
+
+    /* Once the log refused, the rest of the body would be refused too. */
+    if (r->storage_status) {
+        r->rejected++;
+        r->app->m.points_rejected[SRC_INFLUX]++;
+        return 0;
+    }
+    rc = app_accept_point(r->app, SRC_INFLUX, p->name, p->name_len, p->ts,
+                          p->value, err, sizeof(err));
+    if (rc == APP_NO_SPACE || rc == APP_STORAGE_DOWN) {
+        r->storage_status = rc == APP_NO_SPACE ? 507 : 503;
+        r->first_err[0] = '\0';    /* the refusal is what to report */
+    }
+    if (rc < 0)
+        note_error(r, r->line_no, err);     /* counted by app_accept_point */
     else
         r->accepted++;
     return 0;
@@ -138,7 +153,7 @@ static int on_point(void *arg, const struct ingest_point *p)
 
 void http_write_finish(struct http_pss *pss)
 {
-    struct write_report r = {pss->app, 0, 0, ""};
+    struct write_report r = {pss->app, 0, 0, 0, 0, ""};
     const char *p = pss->body, *end = p + pss->body_len;
     double now = app_now(), t0 = ingest_clock();
     size_t line_no = 0;
@@ -150,7 +165,7 @@ void http_write_finish(struct http_pss *pss)
         size_t n = (size_t)((nl ? nl : end) - p);
         char err[INGEST_ERR_MAX];
 
-        line_no++;
+        r.line_no = ++line_no;
         if (influx_parse_line(p, n, now, &pss->write_prec, on_point, &r, err,
                               sizeof(err)) < 0) {
             ingest_reject(pss->app, SRC_INFLUX, ingest_reason_of(err));
@@ -168,5 +183,7 @@ void http_write_finish(struct http_pss *pss)
              "rejected; first: %s", r.accepted, r.rejected, r.first_err);
     lws_get_peer_simple(pss->wsi, peer, sizeof(peer));
     warn_ratelimited(RL_HTTP_BAD, "write %s: %s\n", peer, msg);
-    http_answer_error(pss, 400, msg);
+    /* A log that cannot be written is the server's trouble, not the
+     * client's: 507 or 503 tell an InfluxDB client to send it again. */
+    http_answer_error(pss, r.storage_status ? r.storage_status : 400, msg);
 }

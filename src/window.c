@@ -336,6 +336,8 @@ static int may_have_lost_digits(const struct window_agg *a)
 {
     double top;
 
+    if (!isfinite(a->sum_hi))
+        return a->count > 0;    /* a partial sum overflowed */
     if (!a->inexact)
         return 0;
     top = fabs(a->min) > fabs(a->max) ? fabs(a->min) : fabs(a->max);

@@ -145,19 +145,23 @@ class Stats(unittest.TestCase):
         self.assertEqual(live_windows(), [before[0] + 2])
 
     def test_sums_that_cancel_across_decades(self):
-        # The double-double tree sum cannot hold 1e300 + 1 - 1e300; such a
-        # window is summed again exactly.  numpy's own sum is no reference
-        # here: math.fsum is exact.
+        # The double-double tree sum cannot hold 1e300 + 1 - 1e300, and
+        # 1e308 + 1e308 overflows on the way; such windows are summed again
+        # exactly.  The reference is exact rational arithmetic.
+        from fractions import Fraction
+
         for name, vals in (("st.c1", [1e300, 1e200, 1e100, 1.0, -1e300,
                                       -1e200, -1e100]),
-                           ("st.c2", [1e300, 1e200, 1.0, -1e300, -1e200])):
+                           ("st.c2", [1e300, 1e200, 1.0, -1e300, -1e200]),
+                           ("st.c3", [1e308, 1e308, -1e308, -1e308, 3.0])):
+            exact = sum(Fraction(v) for v in vals)
             self.srv.ingest_points(name, vals)
             out = self.stats("series=%s&window_size=%d" % (name, len(vals)))
-            self.assertEqual(out["sum"], math.fsum(vals))
-            self.assertEqual(out["mean"], math.fsum(vals) / len(vals))
+            self.assertEqual(out["sum"], float(exact))
+            self.assertEqual(out["mean"], float(exact) / len(vals))
             code, _, avg = self.srv.get_json(
                 "/average?series=%s&window_size=%d" % (name, len(vals)))
-            self.assertEqual(avg["average"], math.fsum(vals) / len(vals))
+            self.assertEqual(avg["average"], float(exact) / len(vals))
 
     def test_ewma_with_extreme_values(self):
         # A value 300 decades larger than the rest, 100 half-lives back,

@@ -270,6 +270,12 @@ class DiskTrouble(unittest.TestCase):
             status, out = srv.ingest(['{"series":"ro.s","value":1}'])
             self.assertEqual(status, 503)
             self.assertIn("Read-only", out["error"])
+            # /write answers the same way: InfluxDB clients retry a 5xx
+            # and drop a batch answered 400.
+            status, _, body = srv.request("/write", b"ro.w v=1\nro.w v=2",
+                                          ctype="text/plain")
+            self.assertEqual(status, 503, body)
+            self.assertIn(b"line 1:", body)
             self.assertEqual(srv.get("/health")[0], 200)
             remount(d, "rw")
             wait_for(lambda: srv.ingest(['{"series":"ro.s","value":2}'])[0]
