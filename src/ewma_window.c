@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compensated.h"
 #include "ewma_window.h"
 
 #define REBASE_AT 64.0
@@ -29,19 +30,6 @@ static double coordinate(const struct ewma_window *e, uint64_t seq,
                          double ts)
 {
     return e->halflife_seconds > 0 ? ts : (double)seq;
-}
-
-/* Neumaier's compensated addition: *s + *c carries the exact sum to
- * within one rounding, whatever the order of magnitudes. */
-static void add(double *s, double *c, double x)
-{
-    double t = *s + x;
-
-    if (fabs(*s) >= fabs(x))
-        *c += (*s - t) + x;
-    else
-        *c += (x - t) + *s;
-    *s = t;
 }
 
 void ewma_window_push(struct ewma_window *e, uint64_t seq, double ts,
@@ -65,8 +53,8 @@ void ewma_window_push(struct ewma_window *e, uint64_t seq, double ts,
         a = 0;
     }
     wgt = exp2(a);
-    add(&e->new_s, &e->new_s_c, wgt * value);
-    add(&e->new_d, &e->new_d_c, wgt);
+    compensated_add(&e->new_s, &e->new_s_c, wgt * value);
+    compensated_add(&e->new_d, &e->new_d_c, wgt);
     e->new_count++;
 }
 
@@ -96,8 +84,8 @@ static int flip(struct ewma_window *e, const struct window_ring *w)
         double c = coordinate(e, base + i, window_ts_at(w, at + i));
         double wgt = exp2(-(last - c) / h);
 
-        add(&s, &s_c, wgt * window_value_at(w, at + i));
-        add(&d, &d_c, wgt);
+        compensated_add(&s, &s_c, wgt * window_value_at(w, at + i));
+        compensated_add(&d, &d_c, wgt);
         e->old_s[i] = s + s_c;
         e->old_d[i] = d + d_c;
     }

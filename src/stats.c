@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compensated.h"
 #include "rank_sketch.h"
 #include "standing.h"
 #include "stats.h"
@@ -123,19 +124,6 @@ void stats_quantiles(double *v, size_t n, const double *qs, size_t nq,
  * half-lives) rather than O(window). */
 #define EWMA_HORIZON 64
 
-/* Neumaier's compensated addition: *s + *c carries the sum to within one
- * rounding, whatever the order of magnitudes. */
-static void add_compensated(double *s, double *c, double x)
-{
-    double t = *s + x;
-
-    if (fabs(*s) >= fabs(x))
-        *c += (*s - t) + x;
-    else
-        *c += (x - t) + *s;
-    *s = t;
-}
-
 /* The weighted sums of the points at [first, last], values times `scale`
  * (a power of two, so exact short of underflow).  The weights are 2^-age,
  * at most 1, computed afresh per point from its age, so no error builds up
@@ -156,8 +144,8 @@ static void ewma_sums(const struct window_ring *w, size_t first,
                                (double)opt->halflife_points;
         double wt = exp2(-age);
 
-        add_compensated(&n, &n_c, wt * (window_value_at(w, i) * scale));
-        add_compensated(&d, &d_c, wt);
+        compensated_add(&n, &n_c, wt * (window_value_at(w, i) * scale));
+        compensated_add(&d, &d_c, wt);
     }
     *num = n + n_c;
     *den = d + d_c;
